@@ -1,0 +1,147 @@
+#include "thread-pool.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace lmflow {
+namespace {
+
+int default_threads() {
+  if (const char* env = std::getenv("LMFLOW_NUM_THREADS")) {
+    int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+class Pool {
+ public:
+  explicit Pool(int n) { start(n); }
+  ~Pool() { stop(); }
+
+  int size() const { return size_; }
+
+  void resize(int n) {
+    std::lock_guard<std::mutex> busy(busy_);
+    if (n == size_) return;
+    stop();
+    start(n);
+  }
+
+  // Runs job(i, size) for i in [0, size): the caller runs i = 0.
+  void run(const std::function<void(int, int)>& job) {
+    // A nested call (from inside a job) or a second caller thread (a worker_thread of
+    // Node.js) runs inline rather than waiting for the pool.
+    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+    if (size_ == 1 || !busy.owns_lock()) {
+      job(0, 1);
+      return;
+    }
+    job_ = &job;
+    pending_.store(size_ - 1, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    wake_.notify_all();
+    job(0, size_);
+    // Wait for the workers; spin first, they usually finish within microseconds of us.
+    int spins = 0;
+    while (pending_.load(std::memory_order_acquire) != 0) {
+      if (++spins > 4096) std::this_thread::yield();
+    }
+    job_ = nullptr;
+  }
+
+ private:
+  void start(int n) {
+    size_ = std::max(1, n);
+    quit_ = false;
+    for (int i = 1; i < size_; ++i) workers_.emplace_back([this, i] { loop(i); });
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      quit_ = true;
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+
+  void loop(int index) {
+    uint64_t seen = generation_.load(std::memory_order_acquire);
+    for (;;) {
+      // Spin a little (~tens of microseconds) before blocking.
+      int spins = 0;
+      while (generation_.load(std::memory_order_acquire) == seen && spins < 20000) ++spins;
+      if (generation_.load(std::memory_order_acquire) == seen) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+      }
+      seen = generation_.load(std::memory_order_acquire);
+      if (quit_) return;
+      (*job_)(index, size_);
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+
+  int size_ = 1;
+  bool quit_ = false;
+  std::mutex busy_;
+  const std::function<void(int, int)>* job_ = nullptr;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<std::thread> workers_;
+};
+
+Pool& pool() {
+  static Pool instance(default_threads());
+  return instance;
+}
+
+}  // namespace
+
+void parallel_run(const std::function<void(int, int)>& fn) { pool().run(fn); }
+
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  int threads = pool().size();
+  int64_t chunks = std::min<int64_t>(threads, (n + grain - 1) / grain);
+  if (chunks <= 1) {
+    fn(0, n);
+    return;
+  }
+  pool().run([&](int i, int size) {
+    // Static split: equal contiguous ranges keep each thread on its own cache lines.
+    int64_t parts = std::min<int64_t>(chunks, size);
+    if (i >= parts) return;
+    int64_t begin = n * i / parts;
+    int64_t end = n * (i + 1) / parts;
+    if (begin < end) fn(begin, end);
+  });
+}
+
+int num_threads() { return pool().size(); }
+
+void set_num_threads(int n) { pool().resize(n > 0 ? n : default_threads()); }
+
+}  // namespace lmflow

@@ -1,0 +1,47 @@
+/**
+ * Gradient checkpointing: run a segment without keeping its activations, and run it again
+ * during backward to get them. Memory for a deep model drops from one set of activations
+ * per layer to one per segment boundary, at the cost of a second forward.
+ *
+ * Random ops inside the segment draw the same numbers on recompute (the default generator
+ * is rewound to where the forward found it), so dropout masks match.
+ */
+import { Tensor } from '../tensor.js';
+import { defaultGenerator } from '../random.js';
+import { enableGrad, isGradEnabled, noGrad } from './grad-mode.js';
+import { record } from './node.js';
+import { backward } from './backward.js';
+
+/**
+ * Returns fn(...inputs), recording one node whose backward recomputes fn. fn must be a pure
+ * function of its inputs and of parameters it closes over (their gradients accumulate into
+ * their .grad during the recompute), and return one tensor.
+ */
+export function checkpoint(fn: (...inputs: Tensor[]) => Tensor, ...inputs: Tensor[]): Tensor {
+  for (const t of inputs) t.assertLive('checkpoint');
+  if (!isGradEnabled()) return fn(...inputs);
+  const rng = defaultGenerator.getState();
+  const output = noGrad(() => fn(...inputs));
+  return record('checkpoint', inputs, output, inputs, (grad, saved, needs) => {
+    const resume = defaultGenerator.getState();
+    defaultGenerator.setState(rng);
+    try {
+      const detached = saved.map((t, i) => {
+        const d = t.detach();
+        if (needs[i]) d.requiresGrad = true;
+        return d;
+      });
+      const recomputed = enableGrad(() => fn(...detached));
+      if (recomputed.requiresGrad) backward(recomputed, { gradient: grad });
+      recomputed.dispose();
+      return detached.map((d) => {
+        const g = d.grad;
+        d.grad = null;
+        d.dispose();
+        return g;
+      });
+    } finally {
+      defaultGenerator.setState(resume);
+    }
+  }, { force: true });
+}

@@ -1,0 +1,4 @@
+import type { MatmulOps } from '../../backend.js';
+
+// In progress: the matmul kernels are being written.
+export const referenceMatmul = {} as MatmulOps;

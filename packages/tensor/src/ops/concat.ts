@@ -1,0 +1,2 @@
+// In progress: the concat ops are being written.
+export {};

@@ -1,0 +1,2 @@
+// In progress: the elementwise ops are being written.
+export {};

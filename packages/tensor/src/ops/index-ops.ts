@@ -1,0 +1,2 @@
+// In progress: the index-ops ops are being written.
+export {};

@@ -1,0 +1,2 @@
+// In progress: the matmul ops are being written.
+export {};

@@ -1,0 +1,2 @@
+// In progress: the nn ops are being written.
+export {};

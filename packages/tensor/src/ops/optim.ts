@@ -1,0 +1,2 @@
+// In progress: the optim ops are being written.
+export {};

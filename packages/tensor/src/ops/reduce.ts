@@ -1,0 +1,2 @@
+// In progress: the reduce ops are being written.
+export {};
