@@ -26,12 +26,15 @@ export { liveTensorCount, enableLeakReporter, disableLeakReporter, type LeakRepo
 export { tensor, empty, zeros, ones, full, zerosLike, onesLike, fullLike, arange, rand, randn, bernoulli, type CreateOptions, type RandomOptions } from './ops/creation.js';
 export { reshape, permute, transpose, slice, narrow, select, expand, squeeze, unsqueeze, flatten, contiguous, clone, cast, to } from './ops/views.js';
 
-// Areas in progress; each lists its exports explicitly once it lands.
-export * from './ops/elementwise.js';
-export * from './ops/reduce.js';
-export * from './ops/index-ops.js';
-export * from './ops/concat.js';
-export * from './ops/matmul.js';
-export * from './ops/nn/index.js';
-export * from './ops/optim.js';
-export * from './ops/nf4.js';
+export type { TensorOrNumber } from './ops/util.js';
+export { add, sub, mul, div, pow, maximum, minimum, neg, abs, exp, log, sqrt, rsqrt, square, reciprocal, sin, cos, tanh, sigmoid, relu, silu, gelu, geluTanh, eq, ne, lt, le, gt, ge, where, clamp } from './ops/elementwise.js';
+export { add_, sub_, mul_, div_, copy_, fill_, zero_ } from './ops/in-place.js';
+export { sum, mean, max, min, argmax, logsumexp, type Axes } from './ops/reduce.js';
+export { indexSelect, embedding, gather, scatterAdd, indexAdd } from './ops/index-ops.js';
+export { cat, stack, split, chunk } from './ops/concat.js';
+export { matmul, linear } from './ops/matmul.js';
+export { softmax, logSoftmax, rmsNorm, layerNorm, rope, ropeInvFreq, scaledDotProductAttention, crossEntropy, dropout } from './ops/nn/index.js';
+export type { SoftmaxOptions, LogSoftmaxOptions, RotaryEmbeddingOptions, RopeInvFreqOptions, ScaledDotProductAttentionOptions, CrossEntropyLossOptions, DropoutOptions } from './ops/nn/index.js';
+export { adamwUpdate, type AdamWUpdateOptions } from './ops/optim.js';
+export { quantizeNf4, dequantizeNf4, nf4Linear, nf4BitsPerWeight, nf4TensorFromParts, type Nf4Tensor, type Nf4TensorParts } from './ops/nf4.js';
+export { NF4_CODEBOOK } from './quant/nf4-codebook.js';

@@ -1,11 +1,13 @@
 #include "thread-pool.h"
 
+#include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -25,6 +27,25 @@ int default_threads() {
   }
   unsigned n = std::thread::hardware_concurrency();
   return n > 0 ? static_cast<int>(n) : 1;
+}
+
+// CPUs for the workers: the ones this process may run on, when there is one per thread, so
+// that worker i stays on its own core. Left to the OS (empty) with LMFLOW_PIN_THREADS=0 or
+// more threads than CPUs. Unpinned, a worker woken for a job is sometimes placed on the
+// caller's core and the two share it until the load balancer moves one: a 5-10 ms kernel
+// then runs at one core's speed.
+std::vector<int> worker_cpus(int threads) {
+  if (const char* env = std::getenv("LMFLOW_PIN_THREADS")) {
+    if (std::strcmp(env, "0") == 0) return {};
+  }
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return {};
+  std::vector<int> cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  }
+  if (static_cast<int>(cpus.size()) < threads) return {};
+  return cpus;
 }
 
 class Pool {
@@ -70,7 +91,20 @@ class Pool {
   void start(int n) {
     size_ = std::max(1, n);
     quit_ = false;
-    for (int i = 1; i < size_; ++i) workers_.emplace_back([this, i] { loop(i); });
+    // Workers start from the generation current now: a job posted before a new thread first
+    // runs must still count as unseen by it, or run() would wait for it forever.
+    const uint64_t generation = generation_.load(std::memory_order_acquire);
+    const std::vector<int> cpus = worker_cpus(size_);
+    for (int i = 1; i < size_; ++i) {
+      workers_.emplace_back([this, i, generation] { loop(i, generation); });
+      if (!cpus.empty()) {
+        // Worker i on the i-th allowed CPU; the caller (i = 0) keeps its own affinity.
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpus[i], &one);
+        pthread_setaffinity_np(workers_.back().native_handle(), sizeof(one), &one);
+      }
+    }
   }
 
   void stop() {
@@ -84,8 +118,7 @@ class Pool {
     workers_.clear();
   }
 
-  void loop(int index) {
-    uint64_t seen = generation_.load(std::memory_order_acquire);
+  void loop(int index, uint64_t seen) {
     for (;;) {
       // Spin a little (~tens of microseconds) before blocking.
       int spins = 0;
@@ -102,7 +135,7 @@ class Pool {
   }
 
   int size_ = 1;
-  bool quit_ = false;
+  std::atomic<bool> quit_{false};
   std::mutex busy_;
   const std::function<void(int, int)>* job_ = nullptr;
   std::atomic<uint64_t> generation_{0};

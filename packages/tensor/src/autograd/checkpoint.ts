@@ -15,7 +15,9 @@ import { backward } from './backward.js';
 /**
  * Returns fn(...inputs), recording one node whose backward recomputes fn. fn must be a pure
  * function of its inputs and of parameters it closes over (their gradients accumulate into
- * their .grad during the recompute), and return one tensor.
+ * their .grad during the recompute), and return one tensor. Pass every other tensor fn uses
+ * as an input: inputs are kept for the recompute, while a temporary fn merely closes over
+ * may be disposed (by a tidy scope) before backward runs.
  */
 export function checkpoint(fn: (...inputs: Tensor[]) => Tensor, ...inputs: Tensor[]): Tensor {
   for (const t of inputs) t.assertLive('checkpoint');
@@ -31,7 +33,15 @@ export function checkpoint(fn: (...inputs: Tensor[]) => Tensor, ...inputs: Tenso
         if (needs[i]) d.requiresGrad = true;
         return d;
       });
-      const recomputed = enableGrad(() => fn(...detached));
+      let recomputed: Tensor;
+      try {
+        recomputed = enableGrad(() => fn(...detached));
+      } catch (error) {
+        if (error instanceof Error && /was disposed/.test(error.message)) {
+          error.message += ' (while checkpoint() recomputed its segment: pass the tensors the segment uses as inputs of checkpoint(), not through a closure)';
+        }
+        throw error;
+      }
       if (recomputed.requiresGrad) backward(recomputed, { gradient: grad });
       recomputed.dispose();
       return detached.map((d) => {

@@ -1,5 +1,6 @@
 /** Helpers shared by ops: argument checks and internal views for kernels. */
 import { Tensor, emptyOn, viewOf } from '../tensor.js';
+import type { Backend, View } from '../backend.js';
 import { isFloat, type DType } from '../dtype.js';
 import { contiguousStrides, formatShape, numel, sameShape, type Shape } from '../shape.js';
 
@@ -22,7 +23,7 @@ export function sameDType(op: string, a: Tensor, b: Tensor): void {
 }
 
 export function requireFloat(op: string, t: Tensor): void {
-  if (!isFloat(t.dtype)) throw new Error(`${op}: expected a floating tensor (f32, bf16, f16), got ${t.describe()}`);
+  if (!isFloat(t.dtype)) throw new Error(`${op}: expected a floating tensor (f32, bf16, f16, f64), got ${t.describe()}`);
 }
 
 export function requireDType(op: string, t: Tensor, allowed: readonly DType[], role = 'input'): void {
@@ -43,19 +44,28 @@ export function requireRank(op: string, t: Tensor, rank: number, role = 'input',
   }
 }
 
-/**
- * @internal A stride-0 view of t broadcast to `shape` (t's shape must broadcast to it). For
- * passing to kernels; not recorded on the tape.
- */
-export function broadcastView(t: Tensor, shape: Shape): Tensor {
-  const lead = shape.length - t.ndim;
+/** @internal t seen with `shape` (t's shape must broadcast to it): a stride-0 view for kernels, no Tensor. */
+export function expandedView(t: View, shape: Shape): View {
+  const lead = shape.length - t.shape.length;
   const strides = shape.map((d, i) => {
     const j = i - lead;
     if (j < 0) return 0;
     return t.shape[j] === 1 && d !== 1 ? 0 : t.strides[j]!;
   });
-  return viewOf(t, [...shape], strides, t.offset);
+  return { storage: t.storage, dtype: t.dtype, shape: [...shape], strides, offset: t.offset };
 }
+
+/** @internal A 0-d tensor holding value (rounded to dtype): numbers become broadcast operands. */
+export function scalarTensor(backend: Backend, dtype: DType, value: number): Tensor {
+  const t = emptyOn(backend, [], dtype);
+  backend.fill(t, value);
+  return t;
+}
+
+export function checkNumber(op: string, value: number, role: string): void {
+  if (typeof value !== 'number') throw new Error(`${op}: ${role} must be a Tensor or a number, got ${typeof value}`);
+}
+
 
 /** @internal A new contiguous tensor on t's device. */
 export function emptyLike(t: Tensor, shape: Shape = t.shape, dtype: DType = t.dtype): Tensor {

@@ -1,4 +1,8 @@
 import type { OptimOps } from '../../backend.js';
+import { nativeFn, nativeView, nativeViewOrNull } from './native.js';
 
-// In progress: the optim kernels are being written.
-export const cpuOptim = {} as OptimOps;
+export const cpuOptim: OptimOps = {
+  adamw(param, grad, m, v, master, { lr, beta1, beta2, eps, weightDecay, step }) {
+    nativeFn('adamw')(nativeView(param), nativeView(grad), nativeView(m), nativeView(v), nativeViewOrNull(master), lr, beta1, beta2, eps, weightDecay, step);
+  },
+};

@@ -1,0 +1,164 @@
+// Skinny GEMM: C has P <= kMaxSkinny rows (or columns) and Q long ones. The small operand is
+// copied once into f32 rows X (P x K); the big one, Y, is read where it lies:
+//   dot:  Y's Q lines run along k (a weight (N, K) in x @ W^T): C(p, q) = X_p . Y_q
+//   axpy: Y's K lines run along q (row-major (K, N)):        C(p, :) = sum_k X(p, k) Y(k, :)
+// With few columns instead of rows the same kernels run on C^T = op(B)^T op(A)^T, writing C
+// through (row, column) strides. Threads split Q.
+#include "gemm/gemm-skinny.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "common/cpu-features.h"
+#include "common/thread-pool.h"
+#include "gemm/gemm-kernels.h"
+
+namespace lmflow {
+namespace gemm_detail {
+namespace {
+
+// Up to this many rows (or columns) a product goes through the skinny kernels: their reads
+// of the big operand cost less than packing it. Measured on Zen 5 (4096 x 4096 f32 weight,
+// one thread): 1.3x (M = 16) to 3.7x (M = 1) OpenBLAS's sgemm; past ~24 rows the packed
+// path is as fast.
+constexpr int64_t kMaxSkinny = 16;
+
+const SkinnyKernels& select_skinny() {
+#if defined(__x86_64__)
+  switch (simd_level()) {
+    case SimdLevel::kAvx512: return avx512_skinny();
+    case SimdLevel::kAvx2: return avx2_skinny();
+    default: break;
+  }
+#endif
+  return scalar_skinny();
+}
+
+struct Plan {
+  int64_t P, Q, K;
+  bool dot;
+  const void* y;  // the big operand
+  DType y_dtype;
+  int64_t ldy;
+  int64_t rs, cs;  // C(p, q) lives at c[p * rs + q * cs]
+  std::vector<float> x;  // P x K, row-major
+};
+
+bool make_plan(int64_t M, int64_t N, int64_t K, const GemmOperand& a, const GemmOperand& b, int64_t ldc, Plan& plan) {
+  if (std::min(M, N) > kMaxSkinny) return false;
+  plan.K = K;
+  plan.x.resize(static_cast<size_t>(std::min(M, N) * K));
+  float* x = plan.x.data();
+  if (M <= N) {
+    // X = op(A) (M x K); Y = B: its rows are the columns of op(B) when transposed.
+    plan.P = M, plan.Q = N, plan.rs = ldc, plan.cs = 1;
+    plan.dot = b.trans;
+    plan.y = b.data, plan.y_dtype = b.dtype, plan.ldy = b.ld;
+    for (int64_t m = 0; m < M; ++m) {
+      for (int64_t k = 0; k < K; ++k) x[m * K + k] = load_as_f32(a.data, a.dtype, a.trans ? k * a.ld + m : m * a.ld + k);
+    }
+  } else {
+    // C^T = op(B)^T op(A)^T: X = op(B)^T (N x K); Y = A, whose rows run along k unless transposed.
+    plan.P = N, plan.Q = M, plan.rs = 1, plan.cs = ldc;
+    plan.dot = !a.trans;
+    plan.y = a.data, plan.y_dtype = a.dtype, plan.ldy = a.ld;
+    for (int64_t n = 0; n < N; ++n) {
+      for (int64_t k = 0; k < K; ++k) x[n * K + k] = load_as_f32(b.data, b.dtype, b.trans ? n * b.ld + k : k * b.ld + n);
+    }
+  }
+  return true;
+}
+
+int q_block(const Plan& plan, const SkinnyKernels& kernels) { return plan.dot ? kernels.dot_q : kernels.axpy_q; }
+
+void store(const Plan& plan, int64_t p, int64_t q, float value, float alpha, float beta, void* c, DType c_dtype) {
+  const int64_t at = p * plan.rs + q * plan.cs;
+  const float v = alpha * value;
+  store_from_f32(c, c_dtype, at, beta == 0.0f ? v : v + beta * load_as_f32(c, c_dtype, at));
+}
+
+// dot: C(p, q) over q in [q0, q1), whole K per block; each group of Y lines is read once from
+// memory and reused from cache by every block of X rows.
+void run_dot(const Plan& plan, const SkinnyKernels& kernels, int64_t q0, int64_t q1, float alpha, float beta, void* c,
+             DType c_dtype) {
+  const int pb = kernels.dot_p, qb = kernels.dot_q;
+  float out[64 * 8];  // pb x qb of every level fits
+  for (int64_t q = q0; q < q1; q += qb) {
+    const int nq = static_cast<int>(std::min<int64_t>(qb, q1 - q));
+    const void* y = offset_ptr(plan.y, plan.y_dtype, q * plan.ldy);
+    for (int64_t p = 0; p < plan.P; p += pb) {
+      const int np = static_cast<int>(std::min<int64_t>(pb, plan.P - p));
+      kernels.dot(np, nq, plan.K, plan.x.data() + p * plan.K, plan.K, y, plan.y_dtype, plan.ldy, out);
+      for (int i = 0; i < np; ++i) {
+        for (int j = 0; j < nq; ++j) store(plan, p + i, q + j, out[i * qb + j], alpha, beta, c, c_dtype);
+      }
+    }
+  }
+}
+
+// axpy: Y's K lines are long and far apart (a row-major weight). Walking all of K for a few
+// columns at a time would read each line in short pieces, a new page for every one; instead
+// kSlice lines are read side by side across a group of kGroup columns (sequential streams),
+// accumulating into an f32 buffer (P x kGroup, in L2).
+void run_axpy(const Plan& plan, const SkinnyKernels& kernels, int64_t q0, int64_t q1, float alpha, float beta, void* c,
+              DType c_dtype) {
+  constexpr int64_t kGroup = 2048, kSlice = 16;
+  const int pb = kernels.axpy_p, qb = kernels.axpy_q;
+  thread_local std::vector<float> acc_buffer;
+  acc_buffer.resize(static_cast<size_t>(plan.P * kGroup));
+  float* acc = acc_buffer.data();
+  for (int64_t g0 = q0; g0 < q1; g0 += kGroup) {
+    const int64_t g1 = std::min(q1, g0 + kGroup);
+    for (int64_t p = 0; p < plan.P; ++p) std::fill(acc + p * kGroup, acc + p * kGroup + (g1 - g0), 0.0f);
+    for (int64_t k0 = 0; k0 < plan.K; k0 += kSlice) {
+      const int64_t kb = std::min(kSlice, plan.K - k0);
+      for (int64_t q = g0; q < g1; q += qb) {
+        const int nq = static_cast<int>(std::min<int64_t>(qb, g1 - q));
+        const void* y = offset_ptr(plan.y, plan.y_dtype, k0 * plan.ldy + q);
+        for (int64_t p = 0; p < plan.P; p += pb) {
+          const int np = static_cast<int>(std::min<int64_t>(pb, plan.P - p));
+          kernels.axpy(np, nq, kb, plan.x.data() + p * plan.K + k0, plan.K, y, plan.y_dtype, plan.ldy,
+                       acc + p * kGroup + (q - g0), kGroup);
+        }
+      }
+    }
+    for (int64_t p = 0; p < plan.P; ++p) {
+      for (int64_t q = g0; q < g1; ++q) store(plan, p, q, acc[p * kGroup + (q - g0)], alpha, beta, c, c_dtype);
+    }
+  }
+}
+
+// C(p, q) for every p and q in [q0, q1).
+void run_range(const Plan& plan, const SkinnyKernels& kernels, int64_t q0, int64_t q1, float alpha, float beta, void* c,
+               DType c_dtype) {
+  if (plan.dot) run_dot(plan, kernels, q0, q1, alpha, beta, c, c_dtype);
+  else run_axpy(plan, kernels, q0, q1, alpha, beta, c, c_dtype);
+}
+
+}  // namespace
+
+bool skinny_gemm(int64_t M, int64_t N, int64_t K, float alpha, const GemmOperand& a, const GemmOperand& b, float beta,
+                 void* c, DType c_dtype, int64_t ldc) {
+  Plan plan;
+  if (!make_plan(M, N, K, a, b, ldc, plan)) return false;
+  run_range(plan, select_skinny(), 0, plan.Q, alpha, beta, c, c_dtype);
+  return true;
+}
+
+bool skinny_gemm_parallel(int64_t M, int64_t N, int64_t K, float alpha, const GemmOperand& a, const GemmOperand& b,
+                          float beta, void* c, DType c_dtype, int64_t ldc) {
+  Plan plan;
+  if (!make_plan(M, N, K, a, b, ldc, plan)) return false;
+  const SkinnyKernels& kernels = select_skinny();
+  const int64_t blocks = (plan.Q + q_block(plan, kernels) - 1) / q_block(plan, kernels);
+  parallel_run([&](int t, int threads) {
+    // Whole blocks per thread, so no two threads write the same cache line of C when cs == 1.
+    const int64_t b0 = blocks * t / threads, b1 = blocks * (t + 1) / threads;
+    const int64_t q0 = b0 * q_block(plan, kernels), q1 = std::min(plan.Q, b1 * q_block(plan, kernels));
+    if (q0 < q1) run_range(plan, kernels, q0, q1, alpha, beta, c, c_dtype);
+  });
+  return true;
+}
+
+}  // namespace gemm_detail
+}  // namespace lmflow
