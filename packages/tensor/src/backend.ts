@@ -105,6 +105,12 @@ export interface MemoryOps {
   /** Contents are unspecified (a caching allocator may return used memory). */
   allocate(dtype: DType, length: number): Storage;
   release(storage: Storage): void;
+  /**
+   * Host backends only: a storage over the caller's array, without copying (model weights
+   * read from a file). The array is never returned to the allocator; the caller must not
+   * change it while tensors use it. Device backends leave this out (callers then upload).
+   */
+  wrapHost?(dtype: DType, data: HostArray): Storage;
   /** Copies host data into storage elements [offset, offset + data.length). */
   upload(storage: Storage, data: HostArray, offset: number): void;
   /** A contiguous host copy of the view, after all queued work on this backend. */

@@ -23,7 +23,7 @@ export { record, needsRecording, type BackwardFn, type GradNode } from './autogr
 export { tidy, keep } from './memory/scope.js';
 export { liveTensorCount, enableLeakReporter, disableLeakReporter, type LeakReport } from './memory/stats.js';
 
-export { tensor, empty, zeros, ones, full, zerosLike, onesLike, fullLike, arange, rand, randn, bernoulli, type CreateOptions, type RandomOptions } from './ops/creation.js';
+export { tensor, fromHostArray, empty, zeros, ones, full, zerosLike, onesLike, fullLike, arange, rand, randn, bernoulli, type CreateOptions, type RandomOptions } from './ops/creation.js';
 export { reshape, permute, transpose, slice, narrow, select, expand, squeeze, unsqueeze, flatten, contiguous, clone, cast, to } from './ops/views.js';
 
 export type { TensorOrNumber } from './ops/util.js';

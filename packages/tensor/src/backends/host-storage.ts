@@ -7,13 +7,20 @@ import { contiguousStrides, isContiguous, numel } from '../shape.js';
 import type { Backend, MemoryOps, Storage, View } from '../backend.js';
 import { allocateHost, releaseHost } from './host-memory.js';
 
+// Arrays adopted with wrapHost belong to their owner, not to the allocator's cache.
+const adopted = new WeakSet<object>();
+
 export function hostMemoryOps(self: () => Backend, copyStrided: (src: View, out: View) => void): MemoryOps {
   return {
     allocate(dtype, length) {
       return { backend: self(), dtype, length, handle: allocateHost(dtype, length) };
     },
     release(storage) {
-      releaseHost(storage.handle as HostArray);
+      if (!adopted.has(storage.handle as object)) releaseHost(storage.handle as HostArray);
+    },
+    wrapHost(dtype, data) {
+      adopted.add(data);
+      return { backend: self(), dtype, length: data.length, handle: data };
     },
     upload(storage, data, offset) {
       if (data.length + offset > storage.length) {

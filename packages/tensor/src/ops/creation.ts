@@ -1,7 +1,7 @@
 /** Creating tensors: from data, filled, ranges, random. */
 import { Tensor, emptyOn } from '../tensor.js';
 import { hostArray, isDType, isFloat, itemSize, writeElement, type DType, type HostArray } from '../dtype.js';
-import { assertValidShape, formatShape, numel, type Shape } from '../shape.js';
+import { assertValidShape, contiguousStrides, formatShape, numel, type Shape } from '../shape.js';
 import { getBackend } from '../device.js';
 import { defaultGenerator, type Generator } from '../random.js';
 
@@ -90,6 +90,46 @@ function inferNested(data: NestedNumbers, depth: number, shape: number[], out: (
     throw new Error(`tensor: expected numbers, got ${typeof data}`);
   }
   out.push(data);
+}
+
+/**
+ * A tensor over a host typed array: zero-copy on host devices ('cpu', 'reference') when the
+ * array is the dtype's storage type (Float32Array for f32, Uint16Array holding bf16/f16 bits,
+ * ...), a copy otherwise. The array must not change while the tensor lives. Used to load
+ * weights straight from a file buffer.
+ */
+export function fromHostArray(data: HostArray, options: CreateOptions & { shape?: Shape } = {}): Tensor {
+  const dtype = dtypeOf('fromHostArray', options, data instanceof BigInt64Array ? 'i64' : data instanceof Float64Array ? 'f64' : 'f32');
+  const shape = options.shape ? [...options.shape] : [data.length];
+  assertValidShape('fromHostArray', shape);
+  if (numel(shape) !== data.length) throw new Error(`fromHostArray: ${data.length} elements do not fill shape ${formatShape(shape)}`);
+  // Other array types hold numbers to convert (a Float32Array into bf16, ...).
+  if (!storageTypeMatches(data, dtype)) return tensor(data, { ...options, dtype, shape });
+  const backend = getBackend(options.device);
+  if (backend.wrapHost) {
+    return finish(new Tensor(backend.wrapHost(dtype, data), dtype, shape, contiguousStrides(shape), 0), options);
+  }
+  const out = emptyOn(backend, shape, dtype);
+  backend.upload(out.storage, data, 0);
+  return finish(out, options);
+}
+
+function storageTypeMatches(data: HostArray, dtype: DType): boolean {
+  switch (dtype) {
+    case 'f32':
+      return data instanceof Float32Array;
+    case 'f64':
+      return data instanceof Float64Array;
+    case 'bf16':
+    case 'f16':
+      return data instanceof Uint16Array;
+    case 'i32':
+      return data instanceof Int32Array;
+    case 'i64':
+      return data instanceof BigInt64Array;
+    case 'u8':
+      return data instanceof Uint8Array;
+  }
 }
 
 /** Uninitialised memory (contents unspecified). */

@@ -34,3 +34,26 @@ describe('views share storage', () => {
     expect(() => t.reshape(1, 2)).toThrow(/was disposed/);
   });
 });
+
+describe('fromHostArray', () => {
+  it('shares the array on host devices and never returns it to the allocator', async () => {
+    const { fromHostArray, f32ToBf16 } = await import('../index.js');
+    const data = new Float32Array([1, 2, 3, 4, 5, 6]);
+    const t = fromHostArray(data, { shape: [2, 3], device: 'cpu' });
+    expect(t.storage.handle).toBe(data);
+    expect(t.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    t.dispose();
+    // A fresh allocation of the same size must not hand out the adopted buffer.
+    const fresh = zeros([6], { device: 'cpu' });
+    expect(fresh.storage.handle).not.toBe(data);
+    expect((fresh.storage.handle as Float32Array).buffer).not.toBe(data.buffer);
+    fresh.dispose();
+    const bits = new Uint16Array([f32ToBf16(1.5), f32ToBf16(-2)]);
+    const b = fromHostArray(bits, { dtype: 'bf16', device: 'reference' });
+    expect(b.toFlatArray()).toEqual([1.5, -2]);
+    b.dispose();
+    const converted = fromHostArray(new Float32Array([0.5]), { dtype: 'bf16', device: 'cpu' });
+    expect(converted.toFlatArray()).toEqual([0.5]);
+    converted.dispose();
+  });
+});
