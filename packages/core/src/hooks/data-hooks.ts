@@ -1,5 +1,5 @@
 /** Hooks of the data pipeline (reading, sample transforms, tokenization, batching). */
-import { AsyncSeriesWaterfallHook, SyncBailHook, SyncWaterfallHook } from 'tapable';
+import { AsyncSeriesBailHook, AsyncSeriesWaterfallHook, SyncWaterfallHook } from 'tapable';
 import type { Dataset, DatasetInstance, DatasetType } from '../types/dataset.js';
 import type { Batch, TokenizedSample } from '../types/tokenized.js';
 
@@ -25,8 +25,8 @@ export interface FilterContext {
 }
 
 export interface DataHooks {
-  /** Reads a path into a dataset; the first tap returning one wins (plugins add formats). Bail. */
-  readonly resolveDataset: SyncBailHook<[ResolveDatasetContext], Dataset | undefined>;
+  /** Reads a path into a dataset; the first tap returning one wins (plugins add formats). Async bail. */
+  readonly resolveDataset: AsyncSeriesBailHook<[ResolveDatasetContext], Dataset | undefined>;
   /** Rewrites each instance before tokenization (prompt structure, augmentation). Waterfall. */
   readonly transformSample: SyncWaterfallHook<[DatasetInstance, SampleContext]>;
   /** Adjusts each tokenized sample (extra ids, label masks). Waterfall. */
@@ -44,7 +44,7 @@ export interface DataOwner {
 export function createDataOwner(): DataOwner {
   return {
     hooks: Object.freeze({
-      resolveDataset: new SyncBailHook<[ResolveDatasetContext], Dataset | undefined>(['context']),
+      resolveDataset: new AsyncSeriesBailHook<[ResolveDatasetContext], Dataset | undefined>(['context']),
       transformSample: new SyncWaterfallHook<[DatasetInstance, SampleContext]>(['instance', 'context']),
       tokenizeSample: new SyncWaterfallHook<[TokenizedSample, SampleContext]>(['sample', 'context']),
       collateBatch: new SyncWaterfallHook<[Batch, CollateContext]>(['batch', 'context']),

@@ -26,6 +26,11 @@ export interface ModelHandle {
   namedParameters(): Iterable<[string, Tensor]>;
 }
 
+/** What trainableParams and stateDict taps see besides the value they transform. */
+export interface ModelHandleContext {
+  readonly model: ModelHandle;
+}
+
 /** Something that encodes non-text inputs into embeddings (image encoders, ...). */
 export interface Encoder {
   readonly modality: string;
@@ -40,9 +45,9 @@ export interface ModelHooks {
   /** Runs after weights are loaded (quantize, merge, resize embeddings). Async series. */
   readonly afterLoadWeights: AsyncSeriesHook<[ModelHandle, ModelContext]>;
   /** The parameters to train, by name (LoRA keeps only adapters). Waterfall. */
-  readonly trainableParams: SyncWaterfallHook<[[string, Tensor][], ModelHandle]>;
+  readonly trainableParams: SyncWaterfallHook<[[string, Tensor][], ModelHandleContext]>;
   /** The tensors to save, by name (adapters only, merged weights). Waterfall. */
-  readonly stateDict: SyncWaterfallHook<[Map<string, Tensor>, ModelHandle]>;
+  readonly stateDict: SyncWaterfallHook<[Map<string, Tensor>, ModelHandleContext]>;
   /** Encoders for other modalities, by modality ("image"). Waterfall per modality. */
   readonly encoders: HookMap<SyncWaterfallHook<[Encoder | undefined, ModelContext]>>;
 }
@@ -65,8 +70,8 @@ export function createModelOwner(): ModelOwner {
       configure: new SyncWaterfallHook<[ModelConfig, ModelContext]>(['config', 'context']),
       wrapModule,
       afterLoadWeights: new AsyncSeriesHook<[ModelHandle, ModelContext]>(['model', 'context']),
-      trainableParams: new SyncWaterfallHook<[[string, Tensor][], ModelHandle]>(['params', 'model']),
-      stateDict: new SyncWaterfallHook<[Map<string, Tensor>, ModelHandle]>(['tensors', 'model']),
+      trainableParams: new SyncWaterfallHook<[[string, Tensor][], ModelHandleContext]>(['params', 'context']),
+      stateDict: new SyncWaterfallHook<[Map<string, Tensor>, ModelHandleContext]>(['tensors', 'context']),
       encoders: new HookMap<SyncWaterfallHook<[Encoder | undefined, ModelContext]>>(
         () => new SyncWaterfallHook<[Encoder | undefined, ModelContext]>(['encoder', 'context']),
       ),

@@ -16,7 +16,7 @@ export interface Optimizer {
   step(): void;
   /** Clears the parameters' gradients. */
   zeroGrad(): void;
-  /** The learning rate multiplier set by the scheduler. */
+  /** Sets the base learning rate for the next step (the scheduler's output); groups with their own lr follow it proportionally. */
   setLearningRate(lr: number): void;
   /** State to checkpoint and restore (moments, step count). */
   stateDict(): Map<string, Tensor | number>;

@@ -51,11 +51,17 @@ export interface TrainerHooks {
   readonly computeLoss: SyncWaterfallHook<[Tensor, StepContext]>;
   /** After backward, before the optimizer (gradient inspection, LISA). */
   readonly afterBackward: SyncHook<[StepContext]>;
-  /** Whether to run the optimizer now (gradient accumulation decides by default). Bail. */
+  /**
+   * Whether to run the optimizer now. Bail: the first tap returning a boolean decides (return
+   * undefined to leave it to later taps and, after them, to gradient accumulation).
+   */
   readonly shouldOptimizerStep: SyncBailHook<[StepContext], boolean | undefined>;
   /** After each optimizer step, with its loss and learning rate. */
   readonly afterStep: SyncHook<[AfterStepContext]>;
-  /** Whether to stop early (a true from any tap stops). Bail. */
+  /**
+   * Whether to stop early. Bail: the first tap returning a boolean decides; taps with no
+   * opinion must return undefined (a false would hide later taps' true).
+   */
   readonly shouldStop: SyncBailHook<[TrainerContext], boolean | undefined>;
   /** Evaluations every eval_steps and at the end (benchmarks). Async parallel. */
   readonly evaluate: AsyncParallelHook<[EvaluateContext]>;
