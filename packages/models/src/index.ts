@@ -33,3 +33,8 @@ export {
 export { resolveModelPath, type HubOptions } from './hub/resolve-model.js';
 export { hubCacheDir, isHubOffline, cachedSnapshot } from './hub/cache-paths.js';
 export type { ProgressSink } from './hub/progress.js';
+
+// Tokenizers (tokenizer.json + tokenizer_config.json through @huggingface/tokenizers, special
+// tokens, chat template) are read by @lmflow/data, which tokenizes datasets with them; they are
+// re-exported here so that loading "a model" gives everything a Hugging Face folder holds.
+export { loadTokenizer, type Tokenizer } from '@lmflow/data';

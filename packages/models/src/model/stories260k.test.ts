@@ -8,9 +8,8 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { argmax, tensor, type Tensor } from '@lmflow/tensor';
-import { Tokenizer } from '@huggingface/tokenizers';
 import { expectClose } from '@lmflow/test-utils';
-import { createKvCache, loadModel, loadSafetensors, saveModel, type CausalLM } from '../index.js';
+import { createKvCache, loadModel, loadSafetensors, loadTokenizer, saveModel, type CausalLM, type Tokenizer } from '../index.js';
 import { stories260K } from '../test-support/paths.js';
 
 const GOLDEN_LINE =
@@ -22,8 +21,8 @@ let tokenizer: Tokenizer;
 let tmp: string;
 
 beforeAll(async () => {
-  const json = async (file: string) => JSON.parse(await readFile(path.join(stories260K, file), 'utf8'));
-  tokenizer = new Tokenizer(await json('tokenizer.json'), await json('tokenizer_config.json'));
+  // The tokenizer as @lmflow/models re-exports it (@lmflow/data's loader).
+  tokenizer = await loadTokenizer(stories260K);
   tmp = await mkdtemp(path.join(os.tmpdir(), 'lmflow-stories-'));
 });
 
@@ -40,13 +39,15 @@ function greedyFirstLine(model: CausalLM, useCache: boolean): { ids: number[]; t
   const cache = useCache ? createKvCache(model, { batch: 1, maxLength: 128, blockSize: 32 }) : undefined;
   for (let step = 0; step < 120; step++) {
     const input = useCache ? [ids[ids.length - 1]!] : ids;
-    const logits = model.forward(tensor([input], { dtype: 'i32', device: model.device }), { cache });
+    const inputIds = tensor([input], { dtype: 'i32', device: model.device });
+    const logits = model.forward(inputIds, { cache });
+    inputIds.dispose();
     const last = logits.select(1, logits.shape[1]! - 1);
     stepLogits.push(last.toFlatArray());
     ids.push(lastArgmax(logits));
     logits.dispose();
     last.dispose();
-    const text = tokenizer.decode(ids, { skip_special_tokens: true });
+    const text = tokenizer.decode(ids, { skipSpecialTokens: true });
     if (text.includes('\n')) {
       cache?.dispose();
       return { ids, text: text.slice(0, text.indexOf('\n')), stepLogits };
