@@ -1,7 +1,7 @@
 /**
  * docs/cli.md shows the --help text of every command; this test keeps it in sync with the
  * option specs. Each block follows a marker `<!-- lmflow-help: data convert -->` (empty for
- * `lmflow --help`). After changing options, rewrite the blocks with
+ * `lmflow --help`). After changing options or adding a command, rewrite the blocks with
  *   UPDATE_DOCS=1 npx vitest run packages/cli/src/cli-docs.test.ts
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -24,9 +24,15 @@ async function helpOf(command: string): Promise<string> {
 
 describe('docs/cli.md', () => {
   it('shows the current --help of lmflow and of every command', async () => {
-    const text = readFileSync(docsFile, 'utf8');
+    let text = readFileSync(docsFile, 'utf8');
+    const names = ['', ...commands.map((command) => command.name)];
+    const shownNow = new Set([...text.matchAll(BLOCK)].map((match) => match[1]!.trim()));
+    if (process.env.UPDATE_DOCS === '1') {
+      // A new command gets a section at the end; the writer moves it where it reads best.
+      for (const name of names.filter((n) => !shownNow.has(n))) text += `\n## \`lmflow ${name}\`\n\n<!-- lmflow-help: ${name} -->\n\`\`\`text\n\`\`\`\n`;
+    }
     const shown = [...text.matchAll(BLOCK)].map((match) => match[1]!.trim());
-    expect(shown).toEqual(['', ...commands.map((command) => command.name)]);
+    expect([...shown].sort(), 'docs/cli.md needs one help block per command; UPDATE_DOCS=1 adds missing ones').toEqual([...names].sort());
 
     let updated = text;
     for (const match of text.matchAll(BLOCK)) {
@@ -37,6 +43,6 @@ describe('docs/cli.md', () => {
         expect(match[2], `docs/cli.md is out of date for "lmflow ${match[1]!.trim()} --help"; see this test's header`).toBe(help);
       }
     }
-    if (updated !== text) writeFileSync(docsFile, updated);
+    if (updated !== readFileSync(docsFile, 'utf8')) writeFileSync(docsFile, updated);
   });
 });

@@ -39,8 +39,11 @@ export interface CommandDefinition<G extends readonly OptionGroup[]> {
   /** Full command lines shown under "Examples:". */
   readonly examples?: readonly string[];
   readonly options: G;
-  /** Runs after every option is validated; throw to fail (the CLI prints the message). */
-  run(config: ConfigOfGroups<G>, context: CommandContext): Promise<void> | void;
+  /**
+   * Runs after every option is validated; throw to fail (the CLI prints the message). May
+   * return an exit status other than 0 for an outcome that is not an error (130: interrupted).
+   */
+  run(config: ConfigOfGroups<G>, context: CommandContext): Promise<void | number> | void | number;
 }
 
 /** A command as the router holds it (the config type is erased; the router validates it). */
@@ -50,7 +53,8 @@ export interface Command {
   readonly description: string | undefined;
   readonly examples: readonly string[];
   readonly options: readonly OptionGroup[];
-  run(config: Readonly<Record<string, unknown>>, context: CommandContext): Promise<void>;
+  /** Resolves to the exit status. */
+  run(config: Readonly<Record<string, unknown>>, context: CommandContext): Promise<number>;
 }
 
 const COMMAND_NAME = /^[a-z][a-z0-9-]*( [a-z][a-z0-9-]*)*$/;
@@ -68,7 +72,8 @@ export function defineCommand<const G extends readonly OptionGroup[]>(definition
     // The router only calls this with resolveConfig(definition.options, ...), whose result
     // has exactly the type ConfigOfGroups<G>.
     run: async (config: Readonly<Record<string, unknown>>, context: CommandContext) => {
-      await definition.run(config as ConfigOfGroups<G>, context);
+      const status = await definition.run(config as ConfigOfGroups<G>, context);
+      return typeof status === 'number' ? status : 0;
     },
   });
 }

@@ -41,7 +41,7 @@ describe('the lmflow executable', () => {
     expect(result).toEqual({
       code: 2,
       stdout: '',
-      stderr: 'lmflow data convert: error: --from: expected one of alpaca, sharegpt, jsonl-text, got "alpacca"; did you mean "alpaca"?\n',
+      stderr: 'lmflow data convert: error: --from: expected one of alpaca, sharegpt, jsonl-text, medmcqa, pubmedqa, mmlu, gsm8k, got "alpacca"; did you mean "alpaca"?\n',
     });
   });
 

@@ -67,8 +67,7 @@ export async function runCli(argv: readonly string[], io: Partial<CliIo> = {}, o
   try {
     // Every option is checked here, before the command does any work.
     const config = resolveConfig(command.options, { argv: rest, cwd: fullIo.cwd });
-    await command.run(config as Record<string, unknown>, context);
-    return 0;
+    return await command.run(config as Record<string, unknown>, context);
   } catch (error) {
     return reportError(error, `lmflow ${command.name}`, fullIo);
   }

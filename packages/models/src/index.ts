@@ -4,7 +4,7 @@
  * Hugging Face cache for models given by hub id.
  */
 export { loadModel, type LoadModelOptions, type ModelDType } from './model/load-model.js';
-export { saveModel, type SaveModelOptions } from './model/save-model.js';
+export { saveModel, type SaveModelOptions, type AdapterFiles } from './model/save-model.js';
 export type { CausalLM, ForwardOptions } from './model/causal-lm.js';
 export { createKvCache, type KvCache, type KvCacheOptions, type KvLayout } from './model/kv-cache.js';
 

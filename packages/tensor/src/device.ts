@@ -7,12 +7,15 @@ import type { Backend } from './backend.js';
 import { createReferenceBackend } from './backends/reference/index.js';
 import { createCpuBackend } from './backends/cpu/index.js';
 import { isNativeAddonAvailable } from './backends/cpu/native.js';
+// Importing this loads nothing native: the CUDA library is opened when a cuda backend is created.
+import { createCudaBackend } from './backends/cuda/index.js';
 
 export type BackendFactory = (index: number) => Backend;
 
 const factories = new Map<string, BackendFactory>([
   ['reference', () => createReferenceBackend()],
   ['cpu', () => createCpuBackend()],
+  ['cuda', (index) => createCudaBackend(index)],
 ]);
 const instances = new Map<string, Backend>();
 

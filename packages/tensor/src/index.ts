@@ -13,6 +13,9 @@ export { getBackend, registerBackend, defaultDevice, setDefaultDevice, normalize
 export { cpuNumThreads, setCpuNumThreads, cpuSimdLevel, setCpuSimdLevel } from './backends/cpu/index.js';
 export { isNativeAddonAvailable } from './backends/cpu/native.js';
 export { emptyHostCache, hostMemoryStats } from './backends/host-memory.js';
+export { cudaDeviceCount, isCudaAvailable, cudaStatus, cudaLibraryPath, type CudaDeviceInfo } from './backends/cuda/addon.js';
+export { cudaMemoryStats, emptyCudaCache, setCudaTf32 } from './backends/cuda/index.js';
+export type { AllocatorStats as CudaMemoryStats } from './backends/cuda/allocator.js';
 export { Generator, defaultGenerator, manualSeed, type GeneratorState } from './random.js';
 
 export { noGrad, enableGrad, isGradEnabled } from './autograd/grad-mode.js';

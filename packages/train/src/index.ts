@@ -27,3 +27,8 @@ export { renderReport, writeReport, REPORT_FILE, type ReportInput, type RunSumma
 export { lineChart, niceTicks, type ChartOptions, type ChartSeries } from './report/svg-chart.js';
 
 export { createLossGuard, NonFiniteLossError, type LossGuard, type LossGuardOptions } from './loss-guard.js';
+
+export { finetune, finetuneOptionGroups, type FinetuneConfig, type FinetuneOptions, type FinetuneResult } from './finetune/finetune.js';
+export { modelOptions, evalOptions, trainingOptions } from './finetune/finetune-options.js';
+export { nextTokenLossSum } from './finetune/lm-loss.js';
+export { evaluateLoss, type EvalResult } from './finetune/evaluate-loss.js';

@@ -5,7 +5,7 @@ import type { Tensor } from '@lmflow/tensor';
 export interface GenerateContext {
   /** Prompt token ids, one row per sequence in the batch. */
   readonly promptIds: readonly (readonly number[])[];
-  /** The generation options (max_new_tokens, temperature, ...). */
+  /** The resolved generation options of @lmflow/inference (maxNewTokens, temperature, topP, ...). */
   readonly options: Record<string, unknown>;
 }
 

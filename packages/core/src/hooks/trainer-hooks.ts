@@ -11,7 +11,7 @@ export interface TrainState {
   step: number;
   /** Micro-batches done so far (gradient accumulation counts each). */
   microStep: number;
-  /** Tokens with a label seen so far. */
+  /** Input tokens processed so far (padding excluded). */
   tokensSeen: number;
 }
 

@@ -9,9 +9,11 @@ export interface SourceRecords {
   lines?: number[];
 }
 
-export async function readSourceRecords(file: string, format: string, options: { jsonLines: boolean }): Promise<SourceRecords> {
+/** jsonLines 'auto': JSON Lines unless the text starts with "[" (some sources ship JSON Lines named .json). */
+export async function readSourceRecords(file: string, format: string, options: { jsonLines: boolean | 'auto' }): Promise<SourceRecords> {
   const text = await readText(file);
-  const jsonLines = options.jsonLines || ['.jsonl', '.ndjson'].includes(extname(file).toLowerCase());
+  const jsonLines =
+    options.jsonLines === 'auto' ? !text.replace(/^\uFEFF/, '').trimStart().startsWith('[') : options.jsonLines || ['.jsonl', '.ndjson'].includes(extname(file).toLowerCase());
   let values: unknown[];
   let lines: number[] | undefined;
   if (jsonLines) {
@@ -50,10 +52,12 @@ export class RecordCheck {
     readonly index: number,
     private readonly lines: number[] | undefined,
     private readonly format: string,
+    /** How errors name the record, when not `record N` / `record N (line L)`. */
+    private readonly label?: string,
   ) {}
 
   fail(detail: string, field?: string): never {
-    throw new DatasetError({ file: this.file, index: this.index, ...(field ? { field } : {}) }, detail, { label: recordLabel(this.lines, this.index) });
+    throw new DatasetError({ file: this.file, index: this.index, ...(field ? { field } : {}) }, detail, { label: this.label ?? recordLabel(this.lines, this.index) });
   }
 
   expect(field: string, value: unknown, expected: string): never {

@@ -176,11 +176,12 @@ function buildGpt2(config: Gpt2Config, weights: Map<string, Tensor>, context: Bu
       // positions: (T) or (B, T) -> (T, C) or (B, T, C), broadcast over the batch.
       let x = add(wte.forward(ids), wpe.forward(step.positions));
       blocks.forEach((block, i) => {
-        const next = tidy(() => blockForward(x, block, i, step));
+        const next = tidy(() => step.runLayer(i, x, (h, layerStep) => blockForward(h, block, i, layerStep)));
         x.dispose();
         x = next;
       });
-      return lmHead.forward(layerNorm(x, lnF[0], lnF[1], eps));
+      // Generation wants the last position only: cut before the norm and the (C, V) head.
+      return lmHead.forward(layerNorm(step.headInput(x), lnF[0], lnF[1], eps));
     },
     dispose() {
       for (const [, t] of namedParameters()) t.dispose();

@@ -167,11 +167,12 @@ function buildLlama(config: LlamaFamilyConfig, weights: Map<string, Tensor>, con
       let x = embed.forward(ids);
       layers.forEach((layer, i) => {
         // One layer's temporaries at a time; autograd keeps its own handles on what it saves.
-        const next = tidy(() => layerForward(x, layer, i, step));
+        const next = tidy(() => step.runLayer(i, x, (h, layerStep) => layerForward(h, layer, i, layerStep)));
         x.dispose();
         x = next;
       });
-      return lmHead.forward(rmsNorm(x, finalNorm, eps));
+      // Generation wants the last position only: cut before the norm and the (C, V) head.
+      return lmHead.forward(rmsNorm(step.headInput(x), finalNorm, eps));
     },
     dispose() {
       for (const [, t] of namedParameters()) t.dispose();

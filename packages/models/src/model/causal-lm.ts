@@ -4,7 +4,7 @@
  * architecture files build the decoder (a `DecoderCore`); this file adds what all share:
  * input checks, default positions, the cache step, segment masks and sliding windows.
  */
-import { arange, isGradEnabled, noGrad, tidy, type DType, type Tensor } from '@lmflow/tensor';
+import { arange, checkpoint, clone, isGradEnabled, noGrad, tidy, type DType, type Tensor } from '@lmflow/tensor';
 import type { ModelConfig, ModelHandle, Module, Runtime } from '@lmflow/core';
 import { beginCacheStep, type CacheStep, type KvCache, type KvCacheHost, type KvLayout } from './kv-cache.js';
 
@@ -25,6 +25,19 @@ export interface ForwardOptions {
    * covers every cached token. The pass then runs without autograd (the cache is for inference).
    */
   cache?: KvCache;
+  /**
+   * Logits of the last position of each row only: (B, 1, V) instead of (B, T, V). Generation
+   * reads nothing else from a prompt's pass, and projecting every prompt token onto the
+   * vocabulary costs a (T, C) x (C, V) product that is then thrown away. @default false
+   */
+  lastLogitsOnly?: boolean;
+  /**
+   * Recompute each decoder layer during backward instead of keeping its activations (the
+   * tensor package's `checkpoint`): activation memory drops from every layer's intermediates
+   * to one hidden state (B, T, C) per layer, for about one more forward pass of compute.
+   * Gradients are the same. Only matters while autograd records (training). @default false
+   */
+  gradientCheckpointing?: boolean;
 }
 
 export interface CausalLM<C extends ModelConfig = ModelConfig> extends ModelHandle, KvCacheHost {
@@ -64,6 +77,18 @@ export interface ForwardStep {
    * segment ids of queries and keys.
    */
   keysAndValues(layer: number, k: Tensor, v: Tensor, window: number | null): { k: Tensor; v: Tensor; qSegments: Tensor | null; kSegments: Tensor | null };
+  /**
+   * The hidden states (B, T, C) the LM head should project: x itself, or its last position
+   * (B, 1, C) when the caller asked for lastLogitsOnly. Architectures call it before the final
+   * norm; one that does not still gives the right logits (cut after the head), only slower.
+   */
+  headInput(x: Tensor): Tensor;
+  /**
+   * Runs decoder layer `index` on x (B, T, C): `layer(x, step)` itself, or through
+   * `checkpoint` when the caller asked for gradientCheckpointing. The layer must read
+   * positions and segment ids from the step it is given (a recompute gets its own).
+   */
+  runLayer(index: number, x: Tensor, layer: (x: Tensor, step: ForwardStep) => Tensor): Tensor;
 }
 
 /** @internal An architecture's decoder. */
@@ -125,7 +150,7 @@ function forwardPass(host: CausalLM, core: DecoderCore, ids: Tensor, options: Fo
   if (ids.device !== host.device) throw new Error(`forward: inputIds are on ${ids.device} but the model is on ${host.device}`);
   const [B, T] = ids.shape as [number, number];
   if (T === 0) throw new Error(`forward: inputIds ${ids.describe()} hold no tokens`);
-  const { cache, segments = null } = options;
+  const { cache, segments = null, lastLogitsOnly = false } = options;
   if (segments) checkIndexTensor('segments', segments, host, [[B, T]], ids);
   if (options.positions) checkIndexTensor('positions', options.positions, host, [[B, T], [T]], ids);
 
@@ -136,7 +161,9 @@ function forwardPass(host: CausalLM, core: DecoderCore, ids: Tensor, options: Fo
   }
   const logits = tidy(() => {
     const positions = options.positions ?? arange(start, start + T, 1, { dtype: 'i32', device: host.device });
-    return core.forward(ids, {
+    // A step over given positions and segment ids: the pass's own, or a checkpointed layer's
+    // copies of them when backward recomputes it (this scope's tensors are freed by then).
+    const forwardStep = (positions: Tensor, segments: Tensor | null): ForwardStep => ({
       positions,
       keysAndValues(layer, k, v, window) {
         let keys = k;
@@ -163,7 +190,20 @@ function forwardPass(host: CausalLM, core: DecoderCore, ids: Tensor, options: Fo
         }
         return { k: keys, v: values, qSegments: segments, kSegments };
       },
+      headInput: (x) => (lastLogitsOnly && x.shape[1]! > 1 ? x.narrow(1, x.shape[1]! - 1, 1) : x),
+      runLayer(_index, x, layer) {
+        // With a cache the pass runs without autograd, so there is nothing to checkpoint.
+        if (!options.gradientCheckpointing || !isGradEnabled()) return layer(x, forwardStep(positions, segments));
+        // x, positions and segment ids are the segment's inputs, so checkpoint keeps them for
+        // the recompute; parameters are closed over and get their gradients during it.
+        const inputs = segments ? [x, positions, segments] : [x, positions];
+        return checkpoint((xIn, positionsIn, segmentsIn) => layer(xIn!, forwardStep(positionsIn!, segmentsIn ?? null)), ...inputs);
+      },
     });
+    const all = core.forward(ids, forwardStep(positions, segments));
+    if (!lastLogitsOnly || all.shape[1] === 1) return all;
+    // The architecture projected every position: keep the last one, in memory of its own.
+    return clone(all.narrow(1, all.shape[1]! - 1, 1));
   });
   step?.commit();
   return logits;

@@ -75,7 +75,7 @@ class Pool {
     pending_.store(size_ - 1, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      generation_.fetch_add(1, std::memory_order_release);
+      generation_.store(next_post(false), std::memory_order_release);
     }
     wake_.notify_all();
     job(0, size_);
@@ -87,7 +87,54 @@ class Pool {
     job_ = nullptr;
   }
 
+  // run() for jobs that any subset of the threads can finish (see parallel_run_elastic).
+  void run_elastic(const std::function<void(int, int)>& job) {
+    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+    if (size_ == 1 || !busy.owns_lock()) {
+      job(0, 1);
+      return;
+    }
+    job_ = &job;
+    const uint64_t post = next_post(true);
+    ticket_.store(post_tag(post), std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      generation_.store(post, std::memory_order_release);
+    }
+    wake_.notify_all();
+    job(0, size_);
+    // Closed: a worker that has not joined by now skips this job; wait for those inside.
+    ticket_.fetch_or(kClosed, std::memory_order_acq_rel);
+    int spins = 0;
+    while ((ticket_.load(std::memory_order_acquire) & kInside) != 0) {
+      if (++spins > 4096) std::this_thread::yield();
+    }
+    job_ = nullptr;
+  }
+
  private:
+  // generation_ counts posted jobs in its high bits; bit 0 says whether the latest one is
+  // elastic. One atomic word, so a worker reads a job's kind with the job itself.
+  static constexpr uint64_t kElastic = 1;
+  // ticket_ of an elastic job: its tag (the post's count, 32 bits) << 32, kClosed once the
+  // caller is done, and in the low bits the workers inside the job.
+  static constexpr uint64_t kClosed = uint64_t{1} << 31;
+  static constexpr uint64_t kInside = kClosed - 1;
+
+  uint64_t next_post(bool elastic) const {
+    return (((generation_.load(std::memory_order_relaxed) >> 1) + 1) << 1) | (elastic ? kElastic : 0);
+  }
+  static uint64_t post_tag(uint64_t post) { return ((post >> 1) & 0xffffffffu) << 32; }
+
+  // A worker joins an elastic job unless the caller has closed it (or moved on to another).
+  bool join_elastic(uint64_t post) {
+    uint64_t t = ticket_.load(std::memory_order_acquire);
+    while ((t & ~(kClosed | kInside)) == post_tag(post) && (t & kClosed) == 0) {
+      if (ticket_.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel, std::memory_order_acquire)) return true;
+    }
+    return false;
+  }
+
   void start(int n) {
     size_ = std::max(1, n);
     quit_ = false;
@@ -111,7 +158,7 @@ class Pool {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       quit_ = true;
-      generation_.fetch_add(1, std::memory_order_release);
+      generation_.store(next_post(false), std::memory_order_release);
     }
     wake_.notify_all();
     for (auto& t : workers_) t.join();
@@ -129,6 +176,15 @@ class Pool {
       }
       seen = generation_.load(std::memory_order_acquire);
       if (quit_) return;
+      if ((seen & kElastic) != 0) {
+        // Woken late, this worker may see a later elastic job than the one it was woken for
+        // (never a later ordinary one: run() waits for every worker), and serves that one.
+        if (join_elastic(seen)) {
+          (*job_)(index, size_);
+          ticket_.fetch_sub(1, std::memory_order_acq_rel);
+        }
+        continue;
+      }
       (*job_)(index, size_);
       pending_.fetch_sub(1, std::memory_order_acq_rel);
     }
@@ -140,6 +196,7 @@ class Pool {
   const std::function<void(int, int)>* job_ = nullptr;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
+  std::atomic<uint64_t> ticket_{0};
   std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<std::thread> workers_;
@@ -153,6 +210,8 @@ Pool& pool() {
 }  // namespace
 
 void parallel_run(const std::function<void(int, int)>& fn) { pool().run(fn); }
+
+void parallel_run_elastic(const std::function<void(int, int)>& fn) { pool().run_elastic(fn); }
 
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;

@@ -20,6 +20,14 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
 // For kernels that partition work themselves (GEMM) or keep per-thread scratch buffers.
 void parallel_run(const std::function<void(int, int)>& fn);
 
+// Like parallel_run, for jobs that hand out their work dynamically (a shared counter), so that
+// any subset of the threads finishes it: the caller runs fn(0, n) at once; a worker runs
+// fn(i, n) only if it wakes before the caller's call returns. The caller then waits only for
+// the workers already inside fn. Decoding calls a skinny product ~100 times per token, each
+// a fraction of a millisecond: waiting for a worker the OS has not scheduled yet (its core
+// busy with another process, or the thread asleep) would cost more than the product.
+void parallel_run_elastic(const std::function<void(int, int)>& fn);
+
 int num_threads();
 // Resizes the pool (tests and benchmarks); n <= 0 restores the default.
 void set_num_threads(int n);

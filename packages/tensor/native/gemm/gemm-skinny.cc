@@ -3,10 +3,11 @@
 //   dot:  Y's Q lines run along k (a weight (N, K) in x @ W^T): C(p, q) = X_p . Y_q
 //   axpy: Y's K lines run along q (row-major (K, N)):        C(p, :) = sum_k X(p, k) Y(k, :)
 // With few columns instead of rows the same kernels run on C^T = op(B)^T op(A)^T, writing C
-// through (row, column) strides. Threads split Q.
+// through (row, column) strides. Threads take chunks of Q from a shared counter.
 #include "gemm/gemm-skinny.h"
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "common/cpu-features.h"
@@ -150,12 +151,24 @@ bool skinny_gemm_parallel(int64_t M, int64_t N, int64_t K, float alpha, const Ge
   Plan plan;
   if (!make_plan(M, N, K, a, b, ldc, plan)) return false;
   const SkinnyKernels& kernels = select_skinny();
-  const int64_t blocks = (plan.Q + q_block(plan, kernels) - 1) / q_block(plan, kernels);
-  parallel_run([&](int t, int threads) {
-    // Whole blocks per thread, so no two threads write the same cache line of C when cs == 1.
-    const int64_t b0 = blocks * t / threads, b1 = blocks * (t + 1) / threads;
-    const int64_t q0 = b0 * q_block(plan, kernels), q1 = std::min(plan.Q, b1 * q_block(plan, kernels));
-    if (q0 < q1) run_range(plan, kernels, q0, q1, alpha, beta, c, c_dtype);
+  const int64_t qb = q_block(plan, kernels);
+  const int64_t blocks = (plan.Q + qb - 1) / qb;
+  // Work goes out in chunks from a shared counter (parallel_run_elastic): a thread that starts
+  // late, or shares its core with another process, takes fewer chunks instead of holding up
+  // the product. ~8 chunks per thread keeps each a long sequential read of the weight (at
+  // least 16 lines: tens of KiB) while leaving the others something to take over.
+  const int64_t per_chunk_goal = std::max<int64_t>(1, blocks / (8 * static_cast<int64_t>(num_threads())));
+  // Whole 16-column groups per chunk, so no two threads write the same cache line of C when cs == 1.
+  const int64_t align = std::max<int64_t>(1, 16 / qb);
+  const int64_t chunk = std::max(align, (per_chunk_goal + align - 1) / align * align);
+  std::atomic<int64_t> next{0};
+  parallel_run_elastic([&](int, int) {
+    for (;;) {
+      const int64_t b0 = next.fetch_add(chunk, std::memory_order_relaxed);
+      if (b0 >= blocks) return;
+      const int64_t q0 = b0 * qb, q1 = std::min(plan.Q, (b0 + chunk) * qb);
+      run_range(plan, kernels, q0, q1, alpha, beta, c, c_dtype);
+    }
   });
   return true;
 }

@@ -22,7 +22,7 @@ export interface TrainerState {
   positionInEpoch: number;
   /** Micro-batches done in the whole run. */
   microStep: number;
-  /** Tokens with a label seen so far. */
+  /** Input tokens processed so far (padding excluded). */
   tokensSeen: number;
   /** Training time so far, over all resumed segments (for the report's throughput). */
   elapsedSeconds: number;

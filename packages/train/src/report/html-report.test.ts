@@ -95,6 +95,21 @@ describe('report.html', () => {
     expect(Number(attr(evalMarkers[0]!, 'cx'))).toBe(points[3]![0]);
   });
 
+  it('draws the figures plugins report at evaluate: one chart per figure, one series per set', () => {
+    const metrics = [
+      ...INPUT.metrics,
+      { step: 2, eval_stories_nll: 2.5, eval_science_nll: 3.5, eval_medqa_accuracy: 0.25 },
+      { step: 4, eval_stories_nll: 2.1, eval_science_nll: 3.2, eval_medqa_accuracy: 0.5 },
+    ];
+    const all = elements(parseStrict(renderReport({ ...INPUT, metrics })));
+    const labels = all.filter((e) => e.tagName === 'svg').map((s) => attr(s, 'aria-label'));
+    expect(labels.slice(5)).toEqual(['Evaluation: nll', 'Evaluation: accuracy']);
+    const markers = (series: string) => all.filter((e) => e.tagName === 'circle' && attr(e, 'data-series') === series);
+    expect(markers('stories_nll')).toHaveLength(2);
+    expect(markers('science_nll')).toHaveLength(2);
+    expect(markers('medqa_accuracy')).toHaveLength(2);
+  });
+
   it('breaks the line at a NaN loss and says how many values were not drawn', () => {
     const html = renderReport({ ...INPUT, metrics: [{ step: 1, loss: 3 }, { step: 2, loss: 2 }, { step: 3, loss: NaN }, { step: 4, loss: 1.5 }] });
     const all = elements(parseStrict(html));

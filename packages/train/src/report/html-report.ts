@@ -48,6 +48,30 @@ function seriesOf(metrics: MetricRecord[], key: string, name: string, color: str
   return { name, color, markers, points: metrics.filter((m) => key in m).map((m) => [m.step, m[key]!] as [number, number]) };
 }
 
+const PALETTE = ['#7c3aed', '#0891b2', '#ea580c', '#16a34a', '#db2777', '#4b5563', '#ca8a04', '#2563eb'];
+
+/**
+ * Charts of the metrics plugins report at `evaluate` (benchmark suites log eval_<set>_<figure>,
+ * e.g. eval_stories_nll): one chart per figure, one series per set.
+ */
+function pluginEvalCharts(metrics: MetricRecord[]): string[] {
+  const byFigure = new Map<string, string[]>();
+  const keys = new Set(metrics.flatMap((m) => Object.keys(m)));
+  for (const key of keys) {
+    if (key === 'eval_loss' || key === 'eval_perplexity' || !key.startsWith('eval_')) continue;
+    const figure = key.slice(key.lastIndexOf('_') + 1);
+    byFigure.set(figure, [...(byFigure.get(figure) ?? []), key]);
+  }
+  return [...byFigure].map(([figure, group]) =>
+    lineChart({
+      title: `Evaluation: ${figure}`,
+      xLabel: 'step',
+      yLabel: figure,
+      series: group.sort().map((key, i) => seriesOf(metrics, key, key.slice('eval_'.length), PALETTE[i % PALETTE.length]!, true)),
+    }),
+  );
+}
+
 function figures(input: ReportInput): [string, string][] {
   const { summary, metrics } = input;
   const rows: [string, string][] = [];
@@ -94,6 +118,7 @@ export function renderReport(input: ReportInput): string {
     lineChart({ title: 'Learning rate', xLabel: 'step', yLabel: 'learning rate', series: [seriesOf(m, 'learning_rate', 'learning rate', COLORS.other)] }),
     lineChart({ title: 'Gradient norm (before clipping)', xLabel: 'step', yLabel: 'grad norm', series: [seriesOf(m, 'grad_norm', 'grad norm', COLORS.other)] }),
     lineChart({ title: 'Throughput', xLabel: 'step', yLabel: 'tokens/s', series: [seriesOf(m, 'tokens_per_second', 'tokens/s', COLORS.other)] }),
+    ...pluginEvalCharts(m),
   ].filter((svg) => svg !== '');
   const config = Object.entries(input.config).map(([k, v]) => [k, configValue(v)] as [string, string]);
   return `<!DOCTYPE html>

@@ -1,0 +1,124 @@
+/**
+ * `npm run test:gpu`: every CUDA kernel against the reference backend on odd sizes and
+ * non-contiguous inputs, forward and backward (the reference's gradients are checked against
+ * float64 finite differences in its own tests, so matching them is a gradient check).
+ * Skipped, with the reason, where no GPU is present.
+ */
+import { describe, expect, it } from 'vitest';
+import { expectClose, randomInput, toleranceFor } from '@lmflow/test-utils';
+import {
+  adamwUpdate, argmax, backward, cat, crossEntropy, cudaStatus, dequantizeNf4, embedding, exp, gelu, layerNorm, linear, logSoftmax,
+  matmul, max, mean, mul, nf4Linear, quantizeNf4, rand, randn, rmsNorm, rope, ropeInvFreq, scaledDotProductAttention, silu, softmax,
+  sum, tanh, tensor, Generator, tidy, where, gt, gather, scatterAdd, sigmoid, type DType, type Tensor,
+} from '../../index.js';
+
+const status = cudaStatus();
+if (!status.available) console.warn(`kernels.gpu.test: skipped, ${status.reason}`);
+
+type Fn = (...xs: Tensor[]) => Tensor;
+
+/** Runs fn on reference (f64 copies) and on cuda (dtype), comparing outputs and input gradients. */
+function parity(name: string, shapes: number[][], fn: Fn, dtype: DType = 'f32', options: { layout?: 'contiguous' | 'transposed'; grad?: boolean } = {}) {
+  tidy(() => {
+    const inputs = shapes.map((s, i) => randomInput(s, { dtype: 'f64', device: 'reference', seed: 10 + i, layout: options.layout && s.length > 1 ? options.layout : 'contiguous' }));
+    const ref = inputs.map((t) => t.detach().requiresGrad_());
+    const gpu = inputs.map((t) => t.cast(dtype).to('cuda').detach().requiresGrad_());
+    const yr = fn(...ref);
+    const yg = fn(...gpu);
+    const tol = toleranceFor(dtype);
+    expectClose(yg.cast('f64').to('reference'), yr, tol, `${name} ${dtype} forward`);
+    if (options.grad === false) return;
+    const g = randomInput(yr.shape as number[], { dtype: 'f64', device: 'reference', seed: 99 });
+    backward(yr, { gradient: g });
+    backward(yg, { gradient: g.cast(dtype).to('cuda') });
+    ref.forEach((r, i) => expectClose(gpu[i]!.grad!.cast('f64').to('reference'), r.grad!, { atol: tol.atol * 4, rtol: tol.rtol * 4 }, `${name} ${dtype} grad ${i}`));
+  });
+}
+
+describe.skipIf(!status.available)('cuda kernels match the reference', () => {
+  for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+    it(`elementwise, broadcasting and reductions (${dtype})`, () => {
+      parity('mul+exp', [[17, 129], [129]], (a, b) => exp(mul(a, b)), dtype, { layout: 'transposed' });
+      parity('silu/gelu/tanh/sigmoid', [[41, 33]], (a) => mul(mul(silu(a), gelu(a)), sigmoid(tanh(a))), dtype);
+      parity('sum/mean/max', [[5, 7, 9]], (a) => mul(sum(a, [0, 2], true), max(mean(a, 1, true), 0, true)), dtype);
+    });
+    it(`matmul and linear, batched and transposed (${dtype})`, () => {
+      parity('matmul', [[3, 17, 33], [3, 33, 9]], (a, b) => matmul(a, b), dtype);
+      parity('matmul transposed', [[33, 17], [9, 33]], (a, b) => matmul(a.transpose(0, 1), b.transpose(0, 1)), dtype);
+      parity('linear', [[2, 5, 64], [48, 64], [48]], (x, w, b) => linear(x, w, b), dtype);
+    });
+    it(`softmax, log-softmax, norms and rope (${dtype})`, () => {
+      parity('softmax causal', [[2, 7, 7]], (a) => softmax(a, { causal: true }), dtype);
+      parity('logSoftmax', [[9, 301]], (a) => logSoftmax(a), dtype);
+      parity('rmsNorm', [[13, 96], [96]], (x, w) => rmsNorm(x, w, 1e-5), dtype);
+      parity('layerNorm', [[13, 96], [96], [96]], (x, w, b) => layerNorm(x, w, b, 1e-5), dtype);
+      parity('rope', [[2, 9, 3, 16]], (x) => {
+        const positions = tensor([[...Array(9).keys()], [...Array(9).keys()].map((i) => i + 5)], { dtype: 'i32', device: x.device });
+        return rope(x, positions, ropeInvFreq(16, 10000, { device: x.device }));
+      }, dtype);
+    });
+    it(`attention with grouped-query heads, causal and with a KV cache, head dims 64 and 128 (${dtype})`, () => {
+      parity('attention D64', [[2, 37, 4, 64], [2, 37, 2, 64], [2, 37, 2, 64]], (q, k, v) => scaledDotProductAttention(q, k, v, { causal: true }), dtype);
+      parity('attention D128 T<S', [[1, 5, 2, 128], [1, 70, 1, 128], [1, 70, 1, 128]], (q, k, v) => scaledDotProductAttention(q, k, v, { causal: true }), dtype);
+      parity('attention D24 full', [[1, 9, 2, 24], [1, 11, 2, 24], [1, 11, 2, 24]], (q, k, v) => scaledDotProductAttention(q, k, v), dtype);
+    });
+    it(`cross-entropy over a large vocabulary with ignored targets (${dtype})`, () => {
+      parity('crossEntropy', [[7, 32000]], (logits) => {
+        const targets = tensor([1, 31999, -100, 5, 17, -100, 30000], { dtype: 'i32', device: logits.device });
+        return crossEntropy(logits, targets, { labelSmoothing: 0.1 });
+      }, dtype);
+    });
+  }
+
+  it('index ops: embedding, gather, scatterAdd, where, argmax, cat', () => {
+    parity('embedding', [[50, 16]], (w) => embedding(tensor([[3, 49, 3], [0, 7, 7]], { dtype: 'i32', device: w.device }), w));
+    parity('gather', [[6, 5]], (x) => gather(x, 1, tensor([[0, 4], [1, 1], [2, 3], [4, 4], [0, 0], [3, 2]], { dtype: 'i64', device: x.device })));
+    parity('scatterAdd', [[6, 5], [6, 2]], (x, s) => scatterAdd(x, 1, tensor([[0, 4], [1, 1], [2, 3], [4, 4], [0, 0], [3, 2]], { dtype: 'i64', device: x.device }), s));
+    parity('where+cat', [[4, 9], [4, 9]], (a, b) => cat([where(gt(a, b), a, b), b], 0));
+    tidy(() => {
+      const x = randn([33, 1000], { device: 'reference', generator: new Generator(3) });
+      expect(argmax(x.to('cuda'), 1).to('reference').toFlatArray()).toEqual(argmax(x, 1).toFlatArray());
+    });
+  });
+
+  it('random numbers are the reference stream bit for bit', () => {
+    tidy(() => {
+      expect(rand([1001], { device: 'cuda', generator: new Generator(42) }).toFlatArray()).toEqual(rand([1001], { device: 'reference', generator: new Generator(42), dtype: 'f32' }).toFlatArray());
+      expect(randn([1001], { device: 'cuda', generator: new Generator(7) }).toFlatArray()).toEqual(randn([1001], { device: 'reference', generator: new Generator(7), dtype: 'f32' }).toFlatArray());
+    });
+  });
+
+  it('fused AdamW with f32 master weights for bf16 parameters', () => {
+    tidy(() => {
+      const run = (device: string) => {
+        const p = randomInput([1027], { dtype: 'bf16', device, seed: 1 });
+        const master = p.cast('f32');
+        const g = randomInput([1027], { dtype: 'bf16', device, seed: 2 });
+        const m = randomInput([1027], { dtype: 'f32', device, seed: 3 }).mul(0.01);
+        const v = randomInput([1027], { dtype: 'f32', device, seed: 4, uniform: [0, 0.01] });
+        adamwUpdate(p, g, m, v, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 3, master });
+        return [p, master, m, v].map((t) => t.cast('f64').to('reference'));
+      };
+      const want = run('reference');
+      run('cuda').forEach((t, i) => expectClose(t, want[i]!, i === 0 ? toleranceFor('bf16') : { atol: 1e-6, rtol: 1e-5 }, `adamw ${i}`));
+    });
+  });
+
+  it('NF4: quantize (bit-identical), dequantize and the NF4 matmul with its input gradient', () => {
+    tidy(() => {
+      const w = randomInput([96, 128], { dtype: 'f32', device: 'reference', seed: 5 });
+      const qr = quantizeNf4(w);
+      const qc = quantizeNf4(w.to('cuda'));
+      expect(qc.codes.to('reference').toFlatArray()).toEqual(qr.codes.toFlatArray());
+      expectClose(dequantizeNf4(qc).to('reference'), dequantizeNf4(qr), { atol: 1e-6, rtol: 1e-6 }, 'dequantize');
+      const x = randomInput([5, 128], { dtype: 'f64', device: 'reference', seed: 6 }).requiresGrad_();
+      const xc = x.cast('f32').to('cuda').detach().requiresGrad_();
+      const yr = nf4Linear(x, qr);
+      const yc = nf4Linear(xc, qc);
+      expectClose(yc.cast('f64').to('reference'), yr, toleranceFor('f32'), 'nf4 matmul');
+      backward(sum(yr));
+      backward(sum(yc));
+      expectClose(xc.grad!.cast('f64').to('reference'), x.grad!, toleranceFor('f32'), 'nf4 matmul input grad');
+    });
+  });
+});
