@@ -5,7 +5,8 @@
  * blocks, batch 1, through `lmflow finetune` itself, one process per configuration. Prints a
  * table and last `ratio=<LoRA tokens/s / full finetuning tokens/s>`.
  *
- * BENCH_STEPS sets the optimizer steps per configuration (the first is not timed).
+ * BENCH_STEPS sets the optimizer steps per configuration (the first is not timed); BENCH_ROUNDS
+ * the rounds (each runs every configuration, in alternating order; medians over all).
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -21,6 +22,7 @@ const root = path.resolve(here, '../..');
 const shared = path.resolve(root, '../shared');
 const T = 512;
 const steps = Number(process.env.BENCH_STEPS ?? 4);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const threads = cpuNumThreads();
 const model = path.join(root, '.bench', 'peft-110m');
 
@@ -50,12 +52,11 @@ const common = [
 ];
 
 console.log(`finetune steps of a ${(parameters / 1e6).toFixed(0)}M-parameter Llama (d=768, 12 layers, 12 heads, ff 2048, vocab 32000), T=${T} packed, batch 1, f32`);
-console.log(`machine: ${threads} threads, SIMD ${cpuSimdLevel()}; ${steps} steps per configuration, median tokens/s of steps 2..${steps}`);
+console.log(`machine: ${threads} threads, SIMD ${cpuSimdLevel()}; ${steps} steps per configuration and round, ${rounds} rounds in alternating order; median tokens/s of steps 2..${steps}, median peak RSS`);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const rows: { name: string; rate: number; rssMiB: number }[] = [];
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'lmflow-bench-peft-'));
-for (const [name, flags] of configurations) {
-  const outputDir = path.join(scratch, String(rows.length));
+function runConfiguration(name: string, flags: string[], index: number): { rates: number[]; maxRssKiB: number } {
+  const outputDir = path.join(scratch, String(index));
   mkdirSync(outputDir, { recursive: true });
   const run = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=lmflow-source', path.join(here, 'peft-run.ts'), JSON.stringify({ flags: [...common, ...flags], outputDir })], {
     cwd: root,
@@ -64,11 +65,24 @@ for (const [name, flags] of configurations) {
     maxBuffer: 64 * 1024 * 1024,
   });
   if (run.status !== 0) throw new Error(`${name} failed (exit ${run.status}):\n${run.stderr}`);
-  const result = JSON.parse(run.stdout.trim().split('\n').pop()!) as { rates: number[]; maxRssKiB: number };
-  const row = { name, rate: median(result.rates.slice(1)), rssMiB: result.maxRssKiB / 1024 };
-  rows.push(row);
-  console.log(`${name.padEnd(30)} ${row.rate.toFixed(0).padStart(6)} tokens/s   peak RSS ${row.rssMiB.toFixed(0).padStart(5)} MiB`);
+  return JSON.parse(run.stdout.trim().split('\n').pop()!) as { rates: number[]; maxRssKiB: number };
 }
+// Rounds alternate the order, so a machine whose load drifts during the run favours no one.
+const rates = configurations.map(() => [] as number[]);
+const rss = configurations.map(() => [] as number[]);
+let runs = 0;
+for (let round = 0; round < rounds; round++) {
+  const order = configurations.map((_, i) => i);
+  if (round % 2 === 1) order.reverse();
+  for (const i of order) {
+    const [name, flags] = configurations[i]!;
+    const result = runConfiguration(name, flags, runs++);
+    rates[i]!.push(...result.rates.slice(1));
+    rss[i]!.push(result.maxRssKiB / 1024);
+    console.log(`round ${round + 1}: ${name.padEnd(30)} ${median(result.rates.slice(1)).toFixed(0).padStart(6)} tokens/s   peak RSS ${(result.maxRssKiB / 1024).toFixed(0).padStart(5)} MiB`);
+  }
+}
+const rows = configurations.map(([name], i) => ({ name, rate: median(rates[i]!), rssMiB: median(rss[i]!) }));
 rmSync(scratch, { recursive: true, force: true });
 const full = rows[0]!;
 console.log('\n| configuration | tokens/s | vs full | peak RSS (MiB) | vs full |\n|---|---|---|---|---|');
