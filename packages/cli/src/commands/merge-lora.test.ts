@@ -94,6 +94,12 @@ describe('lmflow finetune --use_lora and lmflow merge-lora', () => {
     expect(ids(withAdapter)).not.toEqual(ids(fromBase));
   });
 
+  it('an adapter folder given as the model says how to use it', async () => {
+    const result = await lmflow(['generate', '--model_name_or_path', adapter, '--prompt', 'Hi', '--max_new_tokens', '2']);
+    expect(result.status).toBe(1);
+    expect(result.err).toContain(`${adapter} is a LoRA adapter folder (adapter_config.json, no config.json): pass its base model as --model_name_or_path and this folder as --lora_model_path`);
+  });
+
   it('refuses a folder without an adapter, and writing over the base model', async () => {
     const noAdapter = await lmflow(['merge-lora', '--model_name_or_path', stories260K, '--lora_model_path', stories260K, '--output_model_path', path.join(root, 'x')]);
     expect(noAdapter.status).toBe(1);

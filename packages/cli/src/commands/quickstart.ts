@@ -54,7 +54,7 @@ export const quickstart = defineCommand({
     const before = await answers(base, shown, config.device);
     say();
     say('Before finetuning:');
-    shown.forEach((n, i) => say(`  Spell out ${n}  ->  ${JSON.stringify(before[i])}`));
+    shown.forEach((n, i) => say(`  Spell out ${n}  ->  ${quoted(before[i]!)}`));
     say();
 
     const trained = path.join(out, 'model');
@@ -75,13 +75,18 @@ export const quickstart = defineCommand({
     const right = split.heldOut.filter((n, i) => after[i] === spellNumber(n)).length;
     say();
     say('After finetuning:');
-    shown.forEach((n, i) => say(`  Spell out ${n}  ->  ${JSON.stringify(after[i])}  ${after[i] === spellNumber(n) ? '(right)' : `(expected "${spellNumber(n)}")`}`));
+    shown.forEach((n, i) => say(`  Spell out ${n}  ->  ${quoted(after[i]!)}  ${after[i] === spellNumber(n) ? '(right)' : `(expected "${spellNumber(n)}")`}`));
     say(`  held-out numbers spelled right: ${right} of ${split.heldOut.length}`);
     say();
     say(`The finetuned model is a Hugging Face folder: ${trained}`);
     say(`Training curves: ${path.join(trained, 'report.html')}`);
   },
 });
+
+/** An answer as a JSON string, cut after 32 characters (an untrained model rambles). */
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 32 ? `${text.slice(0, 32)}...` : text);
+}
 
 /** About eight points of the training loss, first and last included. */
 async function lossCurve(dir: string): Promise<{ step: number; loss: number }[]> {

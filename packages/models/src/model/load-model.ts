@@ -5,6 +5,7 @@
  *   config.json -> model.hooks.configure -> typed config -> weights (converted, checked)
  *     -> modules built, each through model.hooks.wrapModule -> model.hooks.afterLoadWeights
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defaultDevice, normalizeDevice, type DType } from '@lmflow/tensor';
@@ -81,6 +82,11 @@ async function readConfigJson(file: string): Promise<ModelConfig> {
     text = await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && existsSync(path.join(path.dirname(file), 'adapter_config.json'))) {
+      throw new ConfigError(
+        `${path.dirname(file)} is a LoRA adapter folder (adapter_config.json, no config.json): pass its base model as --model_name_or_path and this folder as --lora_model_path`,
+      );
+    }
     throw new ConfigError(`${file}: cannot read config.json (${code === 'ENOENT' ? 'no such file: a model folder needs one' : (code ?? (error as Error).message)})`);
   }
   let json: unknown;
