@@ -166,6 +166,12 @@ export interface MatmulOps {
    * (stride of the second-to-last dim 1) with any leading stride; other layouts are copied.
    */
   matmul(a: View, b: View, out: View, options: MatmulOptions): void;
+  /**
+   * outs[i] = alpha * a @ bs[i] + beta * outs[i] for every i: products sharing a (the
+   * projections of one input), 2-D views, a and each b row-major or transposed, outs
+   * contiguous. Optional: without it the op layer calls matmul once per product.
+   */
+  matmulGroup?(a: View, bs: readonly View[], outs: readonly View[], options: MatmulOptions): void;
 }
 
 export interface IndexOps {

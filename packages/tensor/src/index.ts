@@ -35,7 +35,7 @@ export { add_, sub_, mul_, div_, copy_, fill_, zero_ } from './ops/in-place.js';
 export { sum, mean, max, min, argmax, logsumexp, type Axes } from './ops/reduce.js';
 export { indexSelect, embedding, gather, scatterAdd, indexAdd } from './ops/index-ops.js';
 export { cat, stack, split, chunk } from './ops/concat.js';
-export { matmul, linear } from './ops/matmul.js';
+export { matmul, linear, linearGroup } from './ops/matmul.js';
 export { softmax, logSoftmax, rmsNorm, layerNorm, rope, ropeInvFreq, scaledDotProductAttention, crossEntropy, dropout } from './ops/nn/index.js';
 export type { SoftmaxOptions, LogSoftmaxOptions, RotaryEmbeddingOptions, RopeInvFreqOptions, ScaledDotProductAttentionOptions, CrossEntropyLossOptions, DropoutOptions } from './ops/nn/index.js';
 export { adamwUpdate, type AdamWUpdateOptions } from './ops/optim.js';

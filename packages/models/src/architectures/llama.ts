@@ -6,7 +6,7 @@
  */
 import { add, noGrad, rmsNorm, rope, ropeInvFreq, silu, tidy, type Tensor } from '@lmflow/tensor';
 import type { AttentionModule, EmbeddingModule, LinearModule, MlpModule, Module } from '@lmflow/core';
-import { createLinear } from '../modules/linear.js';
+import { createLinear, fusedLinears } from '../modules/linear.js';
 import { createEmbedding } from '../modules/embedding.js';
 import { createSdpaAttention } from '../modules/attention.js';
 import { createGatedMlp } from '../modules/mlp.js';
@@ -117,9 +117,10 @@ function buildLlama(config: LlamaFamilyConfig, weights: Map<string, Tensor>, con
   function layerForward(x: Tensor, layer: Layer, index: number, step: ForwardStep): Tensor {
     const [B, T] = x.shape as [number, number, number];
     const h = rmsNorm(x, layer.inputNorm, eps);
-    let q = layer.q.forward(h).reshape(B, T, Hq, D);
-    let k = layer.k.forward(h).reshape(B, T, Hkv, D);
-    const v = layer.v.forward(h).reshape(B, T, Hkv, D);
+    const [qh, kh, vh] = fusedLinears(h, [layer.q, layer.k, layer.v]);
+    let q = qh!.reshape(B, T, Hq, D);
+    let k = kh!.reshape(B, T, Hkv, D);
+    const v = vh!.reshape(B, T, Hkv, D);
     if (layer.qNorm && layer.kNorm) {
       q = rmsNorm(q, layer.qNorm, eps);
       k = rmsNorm(k, layer.kNorm, eps);

@@ -5,6 +5,7 @@
  */
 import { mul, type Tensor } from '@lmflow/tensor';
 import type { LinearModule, MlpModule } from '@lmflow/core';
+import { fusedLinears } from './linear.js';
 
 export type Activation = (x: Tensor) => Tensor;
 
@@ -20,7 +21,10 @@ export function createGatedMlp(name: string, parts: { gate_proj: LinearModule; u
     kind: 'mlp',
     name,
     parameters: () => parametersOf(parts),
-    forward: (x) => parts.down_proj.forward(mul(act(parts.gate_proj.forward(x)), parts.up_proj.forward(x))),
+    forward: (x) => {
+      const [gate, up] = fusedLinears(x, [parts.gate_proj, parts.up_proj]);
+      return parts.down_proj.forward(mul(act(gate!), up!));
+    },
   };
 }
 

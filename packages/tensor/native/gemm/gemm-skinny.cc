@@ -82,6 +82,27 @@ void store(const Plan& plan, int64_t p, int64_t q, float value, float alpha, flo
 // memory and reused from cache by every block of X rows.
 void run_dot(const Plan& plan, const SkinnyKernels& kernels, int64_t q0, int64_t q1, float alpha, float beta, void* c,
              DType c_dtype) {
+  if (plan.P == 1 && kernels.gemv) {
+    // One row (decoding): straight into C when it is a plain f32 row, else through a buffer.
+    if (c_dtype == DType::kF32 && plan.cs == 1 && alpha == 1.0f && beta == 0.0f) {
+      kernels.gemv(q1 - q0, plan.K, plan.x.data(), offset_ptr(plan.y, plan.y_dtype, q0 * plan.ldy), plan.y_dtype, plan.ldy,
+                   static_cast<float*>(c) + q0);
+      return;
+    }
+    constexpr int64_t kBuffer = 256;
+    float out[kBuffer];
+    for (int64_t q = q0; q < q1; q += kBuffer) {
+      const int64_t nq = std::min(kBuffer, q1 - q);
+      kernels.gemv(nq, plan.K, plan.x.data(), offset_ptr(plan.y, plan.y_dtype, q * plan.ldy), plan.y_dtype, plan.ldy, out);
+      if (c_dtype == DType::kBF16 && plan.cs == 1 && alpha == 1.0f && beta == 0.0f) {
+        uint16_t* dst = static_cast<uint16_t*>(c) + q;  // a bf16 model's row: a loop the compiler vectorises
+        for (int64_t j = 0; j < nq; ++j) dst[j] = f32_to_bf16(out[j]);
+        continue;
+      }
+      for (int64_t j = 0; j < nq; ++j) store(plan, 0, q + j, out[j], alpha, beta, c, c_dtype);
+    }
+    return;
+  }
   const int pb = kernels.dot_p, qb = kernels.dot_q;
   float out[64 * 8];  // pb x qb of every level fits
   for (int64_t q = q0; q < q1; q += qb) {
@@ -136,6 +157,19 @@ void run_range(const Plan& plan, const SkinnyKernels& kernels, int64_t q0, int64
   else run_axpy(plan, kernels, q0, q1, alpha, beta, c, c_dtype);
 }
 
+// Blocks of Q per chunk of work. Work goes out in chunks from a shared counter
+// (parallel_run_elastic): a thread that starts late, or shares its core with another process,
+// takes fewer chunks instead of holding up the product. ~8 chunks per thread keeps each a long
+// sequential read of the weight (at least 16 lines: tens of KiB) while leaving the others
+// something to take over.
+int64_t chunk_blocks(const Plan& plan, const SkinnyKernels& kernels, int64_t blocks) {
+  const int64_t qb = q_block(plan, kernels);
+  const int64_t per_chunk_goal = std::max<int64_t>(1, blocks / (8 * static_cast<int64_t>(num_threads())));
+  // Whole 16-column groups per chunk, so no two threads write the same cache line of C when cs == 1.
+  const int64_t align = std::max<int64_t>(1, 16 / qb);
+  return std::max(align, (per_chunk_goal + align - 1) / align * align);
+}
+
 }  // namespace
 
 bool skinny_gemm(int64_t M, int64_t N, int64_t K, float alpha, const GemmOperand& a, const GemmOperand& b, float beta,
@@ -152,15 +186,8 @@ bool skinny_gemm_parallel(int64_t M, int64_t N, int64_t K, float alpha, const Ge
   if (!make_plan(M, N, K, a, b, ldc, plan)) return false;
   const SkinnyKernels& kernels = select_skinny();
   const int64_t qb = q_block(plan, kernels);
+  const int64_t chunk = chunk_blocks(plan, kernels, (plan.Q + qb - 1) / qb);
   const int64_t blocks = (plan.Q + qb - 1) / qb;
-  // Work goes out in chunks from a shared counter (parallel_run_elastic): a thread that starts
-  // late, or shares its core with another process, takes fewer chunks instead of holding up
-  // the product. ~8 chunks per thread keeps each a long sequential read of the weight (at
-  // least 16 lines: tens of KiB) while leaving the others something to take over.
-  const int64_t per_chunk_goal = std::max<int64_t>(1, blocks / (8 * static_cast<int64_t>(num_threads())));
-  // Whole 16-column groups per chunk, so no two threads write the same cache line of C when cs == 1.
-  const int64_t align = std::max<int64_t>(1, 16 / qb);
-  const int64_t chunk = std::max(align, (per_chunk_goal + align - 1) / align * align);
   std::atomic<int64_t> next{0};
   parallel_run_elastic([&](int, int) {
     for (;;) {
@@ -170,6 +197,39 @@ bool skinny_gemm_parallel(int64_t M, int64_t N, int64_t K, float alpha, const Ge
       run_range(plan, kernels, q0, q1, alpha, beta, c, c_dtype);
     }
   });
+  return true;
+}
+
+
+bool skinny_gemm_group_parallel(int64_t M, int64_t K, float alpha, const GemmOperand& a, const SkinnyGroupItem* items,
+                                int count, float beta) {
+  if (M > kMaxSkinny) return false;
+  for (int i = 0; i < count; ++i) {
+    if (items[i].N < M) return false;
+  }
+  const SkinnyKernels& kernels = select_skinny();
+  const size_t n = static_cast<size_t>(count);
+  std::vector<Plan> plans(n);
+  // Item i owns the group's chunks [first[i], first[i + 1]), of `chunk[i]` blocks each.
+  std::vector<int64_t> first(n + 1, 0), chunk(n);
+  for (size_t i = 0; i < n; ++i) {
+    make_plan(M, items[i].N, K, a, items[i].b, items[i].ldc, plans[i]);
+    const int64_t qb = q_block(plans[i], kernels), blocks = (plans[i].Q + qb - 1) / qb;
+    chunk[i] = chunk_blocks(plans[i], kernels, blocks);
+    first[i + 1] = first[i] + (blocks + chunk[i] - 1) / chunk[i];
+  }
+  std::atomic<int64_t> next{0};
+  auto work = [&](int, int) {
+    size_t i = 0;  // chunks are taken in increasing order, so the item only moves forward
+    for (int64_t j; (j = next.fetch_add(1, std::memory_order_relaxed)) < first[n];) {
+      while (first[i + 1] <= j) ++i;
+      const Plan& plan = plans[i];
+      const int64_t qb = q_block(plan, kernels), b0 = (j - first[i]) * chunk[i];
+      run_range(plan, kernels, b0 * qb, std::min(plan.Q, (b0 + chunk[i]) * qb), alpha, beta, items[i].c, items[i].c_dtype);
+    }
+  };
+  if (num_threads() == 1) work(0, 1);
+  else parallel_run_elastic(work);
   return true;
 }
 

@@ -16,6 +16,20 @@ bool skinny_gemm(int64_t M, int64_t N, int64_t K, float alpha, const GemmOperand
 bool skinny_gemm_parallel(int64_t M, int64_t N, int64_t K, float alpha, const GemmOperand& a,
                           const GemmOperand& b, float beta, void* c, DType c_dtype, int64_t ldc);
 
+// One product of a group: C_i (M x N_i, leading dimension ldc) = alpha * op(A) op(B_i) + beta * C_i.
+struct SkinnyGroupItem {
+  int64_t N;
+  GemmOperand b;
+  void* c;
+  DType c_dtype;
+  int64_t ldc;
+};
+// Several skinny products sharing op(A) (M x K) in one job of the pool: the q, k, v (or gate
+// and up) projections of a decoding step, whose chunks the threads take from one counter.
+// Returns false, doing nothing, unless M is skinny and no item is (N_i < M).
+bool skinny_gemm_group_parallel(int64_t M, int64_t K, float alpha, const GemmOperand& a, const SkinnyGroupItem* items,
+                                int count, float beta);
+
 // The SIMD blocks each level provides.
 //
 // dot:  out[p * dot_q + q] = sum_k x[p * ldx + k] * y[q * ldy + k] for p < np, q < nq;
@@ -27,11 +41,16 @@ using SkinnyDotFn = void (*)(int np, int nq, int64_t K, const float* x, int64_t 
 using SkinnyAxpyFn = void (*)(int np, int nq, int64_t K, const float* x, int64_t ldx, const void* y, DType y_dtype,
                               int64_t ldy, float* acc, int64_t ldacc);
 
+// gemv: out[q] = sum_k x[k] * y[q * ldy + k] for q < nq (dot with one row of x, any nq).
+using SkinnyGemvFn = void (*)(int64_t nq, int64_t K, const float* x, const void* y, DType y_dtype, int64_t ldy,
+                              float* out);
+
 struct SkinnyKernels {
   int dot_p, dot_q;  // block size of dot (np <= dot_p, nq <= dot_q)
   SkinnyDotFn dot;
   int axpy_p, axpy_q;
   SkinnyAxpyFn axpy;
+  SkinnyGemvFn gemv = nullptr;  // optional: dot runs when a level has none
 };
 
 const SkinnyKernels& scalar_skinny();

@@ -10,6 +10,7 @@
 #include "common/napi-view.h"
 #include "common/thread-pool.h"
 #include "gemm/gemm-kernels.h"
+#include "gemm/gemm-skinny.h"
 
 namespace lmflow {
 
@@ -143,10 +144,60 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// out_i = alpha * a @ b_i + beta * out_i for a list of matrices b_i sharing a (2-D views):
+// the projections of one input (q, k, v; gate, up) in one call. Skinny products (decoding)
+// run as one job of the pool; others one after another.
+Napi::Value MatmulGroup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  View a = view_from_js(info[0], "matmulGroup: a");
+  if (!info[1].IsArray() || !info[2].IsArray()) throw_js_error(env, "matmulGroup: bs and outs must be arrays of views");
+  Napi::Array bs = info[1].As<Napi::Array>(), outs = info[2].As<Napi::Array>();
+  const float alpha = static_cast<float>(info[3].As<Napi::Number>().DoubleValue());
+  const float beta = static_cast<float>(info[4].As<Napi::Number>().DoubleValue());
+  require_float(env, a, "a");
+  if (a.ndim != 2) throw_js_error(env, "matmulGroup: a must be 2-D (M, K), got " + shape_string(a));
+  const uint32_t count = bs.Length();
+  if (outs.Length() != count) throw_js_error(env, "matmulGroup: bs and outs must have the same length");
+  const int64_t M = a.shape[0], K = a.shape[1];
+  MatrixLayout la = layout_of(a);
+  std::vector<float> a_copy;
+  if (la.gather) {
+    a_copy = gather_f32(a, BatchWalk{0, a.shape}, 1);
+    la = {false, K, false};
+  }
+  const GemmOperand ga = a_copy.empty() ? GemmOperand{gemm_detail::offset_ptr(a.data, a.dtype, a.offset), a.dtype, la.trans, la.ld}
+                                        : GemmOperand{a_copy.data(), DType::kF32, false, K};
+  std::vector<View> views(static_cast<size_t>(2 * count));
+  std::vector<gemm_detail::SkinnyGroupItem> items(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    View& b = views[2 * i];
+    View& out = views[2 * i + 1];
+    b = view_from_js(bs.Get(i), "matmulGroup: b");
+    out = view_from_js(outs.Get(i), "matmulGroup: out");
+    require_float(env, b, "b");
+    require_float(env, out, "out");
+    const std::string shapes = "a " + shape_string(a) + ", b " + shape_string(b) + ", out " + shape_string(out);
+    if (b.ndim != 2 || out.ndim != 2 || b.shape[0] != K || out.shape[0] != M || out.shape[1] != b.shape[1]) {
+      throw_js_error(env, "matmulGroup: expected a (M, K), b (K, N), out (M, N), got " + shapes + " (item " + std::to_string(i) + ")");
+    }
+    if (!out.is_contiguous()) throw_js_error(env, "matmulGroup: out must be contiguous, got " + shapes);
+    const MatrixLayout lb = layout_of(b);
+    if (lb.gather) throw_js_error(env, "matmulGroup: b must be row-major or transposed, got strides for " + shapes);
+    items[i] = {b.shape[1], GemmOperand{gemm_detail::offset_ptr(b.data, b.dtype, b.offset), b.dtype, lb.trans, lb.ld},
+                gemm_detail::offset_ptr(out.data, out.dtype, out.offset), out.dtype, b.shape[1]};
+  }
+  if (M == 0 || K == 0 || alpha == 0.0f || num_threads() == 1 ||
+      !gemm_detail::skinny_gemm_group_parallel(M, K, alpha, ga, items.data(), static_cast<int>(count), beta)) {
+    for (const auto& item : items) gemm(M, item.N, K, alpha, ga, item.b, beta, item.c, item.c_dtype, item.ldc);
+  }
+  return env.Undefined();
+}
+
 }  // namespace
 
 void RegisterGemm(Napi::Env env, Napi::Object exports) {
   exports.Set("matmul", Napi::Function::New(env, Matmul));
+  exports.Set("matmulGroup", Napi::Function::New(env, MatmulGroup));
   if (RegisterBench) RegisterBench(env, exports);
 }
 

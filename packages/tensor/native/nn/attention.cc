@@ -83,13 +83,23 @@ AttnArgs parse_common(const Napi::CallbackInfo& info, const char* op, int first_
 }
 
 // Runs task(i, thread) for i in [0, n) on the pool, each thread taking the next index.
+// Elastic: threads that are not awake in time are not waited for (a decoding step's attention
+// is a few tasks of microseconds each; see parallel_run_elastic).
 template <typename Task>
-void run_dynamic(int64_t n, const Task& task) {
+void run_dynamic(int64_t n, const Task& task, bool elastic = false) {
   std::atomic<int64_t> next{0};
-  parallel_run([&](int tid, int) {
+  auto job = [&](int tid, int) {
     for (int64_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) task(i, tid);
-  });
+  };
+  if (n == 1) job(0, 1);
+  else if (elastic) parallel_run_elastic(job);
+  else parallel_run(job);
 }
+
+// Up to this many queries the forward runs a row per task (attention_row_task).
+constexpr int64_t kMaxRowQueries = 4;
+// Below this many query-key products (times the head size) the forward runs on one thread.
+constexpr int64_t kMinParallelAttnMacs = int64_t{1} << 17;
 
 }  // namespace
 
@@ -111,12 +121,22 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   a.lse = lse.ptr<float>();
   if (out.numel() == 0 && lse.numel() == 0) return env.Undefined();
   const NnKernels& kern = nn_kernels();
-  const int64_t tiles = (a.T + kBlockQ - 1) / kBlockQ;
-  const int64_t floats = attention_scratch_floats(a.D);
-  run_dynamic(a.B * a.Hq * tiles, [&](int64_t i, int) {
-    const int64_t b = i / (a.Hq * tiles), h = (i / tiles) % a.Hq, t0 = (i % tiles) * kBlockQ;
-    kern.attention_forward_task(a, b, h, t0, scratch(0, floats));
-  });
+  // A few queries (decoding) run one row per task; more run in tiles of kBlockQ queries.
+  const bool rows = a.T <= kMaxRowQueries;
+  const int64_t tiles = rows ? a.T : (a.T + kBlockQ - 1) / kBlockQ;
+  const int64_t floats = rows ? attention_row_scratch_floats(a.D, a.S) : attention_scratch_floats(a.D);
+  auto task = [&](int64_t i, int) {
+    const int64_t b = i / (a.Hq * tiles), h = (i / tiles) % a.Hq, t = i % tiles;
+    if (rows) kern.attention_row_task(a, b, h, t, scratch(0, floats));
+    else kern.attention_forward_task(a, b, h, t * kBlockQ, scratch(0, floats));
+  };
+  // A decoding step (one query per head over a short cache) is a few microseconds of work:
+  // the calling thread does it alone rather than hand pieces to threads that may be asleep.
+  if (a.B * a.Hq * a.T * a.S * a.D < kMinParallelAttnMacs) {
+    for (int64_t i = 0; i < a.B * a.Hq * tiles; ++i) task(i, 0);
+  } else {
+    run_dynamic(a.B * a.Hq * tiles, task, /*elastic=*/true);
+  }
   return env.Undefined();
 }
 

@@ -203,6 +203,59 @@ NN_FN void attention_forward_task(const AttnArgs& a, int64_t b, int64_t h, int64
   }
 }
 
+// Forward of one query row t of head h (decoding: T = 1, or a few tokens being verified).
+// The tiled task above puts queries in the vector lanes, so one query would use 1 lane in 16;
+// here the lanes run along D instead: a dot product per visible key, an exact softmax over the
+// row (scores fit in scratch: S floats), then the probability-weighted sum of value rows.
+// scratch: attention_row_scratch_floats(D, S).
+NN_FN void attention_row_task(const AttnArgs& a, int64_t b, int64_t h, int64_t t, float* scratch) {
+  const int64_t D = a.D, T = a.T, S = a.S;
+  const int64_t hk = h / (a.Hq / a.Hkv);
+  float* qrow = scratch;   // (D) query times scale
+  float* orow = qrow + D;  // (D) unnormalised output
+  float* row = orow + D;   // (D) one key or value row as f32 (when not f32 already)
+  float* p = row + D;      // (S) scores, then exp(score - max)
+  to_f32(attn_row(a.q, b, t, h), a.q.dtype, qrow, D);
+  scale_row(qrow, D, a.scale);
+  const int64_t s_end = a.causal ? std::min(S, t + 1 + S - T) : S;
+  float mx = kNegInf;
+  for (int64_t s = 0; s < s_end; ++s) {
+    if (a.qseg && !attn_visible(a, b, t, s)) {
+      p[s] = kNegInf;
+      continue;
+    }
+    int64_t ld;
+    const float* k = attn_rows_f32(a.k, b, s, 1, hk, D, row, &ld);
+    p[s] = dot(qrow, k, D);
+    mx = std::max(mx, p[s]);
+  }
+  float& lse = a.lse[(b * a.Hq + h) * T + t];
+  char* dst = static_cast<char*>(a.out) + ((b * T + t) * a.Hq + h) * D * dtype_size(a.out_dtype);
+  if (mx == kNegInf) {  // a query that sees no key: output 0
+    zero_row(orow, D);
+    lse = kNegInf;
+    from_f32(orow, dst, a.out_dtype, D);
+    return;
+  }
+  const float sum = exp_shift(p, p, s_end, mx);
+  zero_row(orow, D);
+  for (int64_t s = 0; s < s_end; ++s) {
+    if (p[s] == 0.0f) continue;
+    int64_t ld;
+    const float* v = attn_rows_f32(a.v, b, s, 1, hk, D, row, &ld);
+    const vf ps = vset1(p[s]);
+    int64_t d = 0;
+    for (; d + W <= D; d += W) vstore(orow + d, vfma(ps, vload(v + d), vload(orow + d)));
+    if (d < D) {
+      const int r = static_cast<int>(D - d);
+      vstore_part(orow + d, vfma(ps, vload_part(v + d, r, 0.0f), vload_part(orow + d, r, 0.0f)), r);
+    }
+  }
+  scale_row(orow, D, 1.0f / sum);
+  lse = mx + std::log(sum);
+  from_f32(orow, dst, a.out_dtype, D);
+}
+
 // dS = P * (dP - drow), in place in dP.
 NN_FN void attn_dscores_row(const float* p, float* dp, int64_t n, float drow) {
   const vf dr = vset1(drow);

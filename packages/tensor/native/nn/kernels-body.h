@@ -30,6 +30,7 @@ static const NnKernels kTable = {
     dot,
     exp_row,
     attention_forward_task,
+    attention_row_task,
     attention_backward_task,
 };
 

@@ -52,6 +52,7 @@ struct AttnArgs {
 
 // Floats of scratch one attention task needs for head size D: the backward's six key-tile
 // buffers, two query-tile buffers and two score tiles (the forward needs less).
+inline int64_t attention_row_scratch_floats(int64_t D, int64_t S) { return 3 * D + S + 16; }
 inline int64_t attention_scratch_floats(int64_t D) {
   return 6 * kBlockK * D + 2 * kBlockQ * D + 2 * kBlockQ * kBlockK + 3 * kBlockQ + D;
 }
@@ -98,6 +99,8 @@ struct NnKernels {
   // batch b; the backward of keys [s_begin, s_end) of kv head hk of batch b, adding the
   // query gradient into dq_acc (B, T, Hq, D) f32.
   void (*attention_forward_task)(const AttnArgs& a, int64_t b, int64_t h, int64_t t0, float* scratch);
+  // The forward of query row t alone (decoding), scratch attention_row_scratch_floats(D, S).
+  void (*attention_row_task)(const AttnArgs& a, int64_t b, int64_t h, int64_t t, float* scratch);
   void (*attention_backward_task)(const AttnArgs& a, int64_t b, int64_t hk, int64_t s_begin, int64_t s_end,
                                   float* dq_acc, float* scratch);
 };

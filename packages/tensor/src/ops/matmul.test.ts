@@ -13,8 +13,8 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { liveTensorCount } from '../memory/stats.js';
 import { tidy } from '../memory/scope.js';
 import { tensor } from './creation.js';
-import { cpuSimdLevel, setCpuSimdLevel } from '../backends/cpu/index.js';
-import { linear, matmul } from './matmul.js';
+import { cpuNumThreads, cpuSimdLevel, setCpuNumThreads, setCpuSimdLevel } from '../backends/cpu/index.js';
+import { linear, linearGroup, matmul } from './matmul.js';
 
 const startLevel = cpuSimdLevel() as 'avx512';
 afterAll(() => setCpuSimdLevel(startLevel));
@@ -99,6 +99,59 @@ describe('linear', () => {
       const x = randomInput([2, 3, 3], { dtype: 'f64', seed: 7 });
       const b = ref([0.5, -0.5]);
       expectClose(linear(x, w, b), matmul(x, w.transpose()).toFlatArray().map((v, i) => v + (i % 2 ? -0.5 : 0.5)), toleranceFor('f64'));
+    });
+  });
+});
+
+describe('linearGroup', () => {
+  // Odd sizes: 1 row (decoding's gemv), a few (skinny), many (the packed GEMM); an output
+  // narrower than the rows (not skinny: the products run one by one).
+  const shapes: [number[], number[]][] = [
+    [[1, 37], [9, 50, 1, 33]],
+    [[3, 37], [9, 50, 1]],
+    [[2, 11, 37], [9, 50]],
+    [[37], [16, 5]],
+  ];
+
+  it('equals linear on each weight, f32 and bf16, at every SIMD level and thread count', () => {
+    const threads = cpuNumThreads();
+    try {
+      for (const level of ['avx512', 'avx2', 'scalar'] as const) {
+        if (setCpuSimdLevel(level) !== level) continue;
+        for (const n of [1, 3]) {
+          setCpuNumThreads(n);
+          for (const dtype of ['f32', 'bf16'] as const) {
+            noGrad(() =>
+              tidy(() => {
+                for (const [xShape, outs] of shapes) {
+                  const x = copyTo(randomInput(xShape, { dtype, seed: 1 }), 'cpu');
+                  const ws = outs.map((o, i) => copyTo(randomInput([o, xShape[xShape.length - 1]!], { dtype, seed: 2 + i }), 'cpu'));
+                  const ys = linearGroup(x, ws);
+                  ys.forEach((y, i) => {
+                    const label = `${level}, ${n} threads, ${dtype}, x [${xShape}], weight ${i}`;
+                    expect(y.shape, label).toEqual([...xShape.slice(0, -1), outs[i]]);
+                    // The same kernels on the same rows: equal to the bit.
+                    expect(y.toFlatArray(), label).toEqual(linear(x, ws[i]!).toFlatArray());
+                  });
+                }
+              }),
+            );
+          }
+        }
+      }
+    } finally {
+      setCpuNumThreads(threads);
+      setCpuSimdLevel(startLevel);
+    }
+  });
+
+  it('records gradients as linear does when autograd is on, and runs on backends without matmulGroup', () => {
+    tidy(() => {
+      const x = randomInput([2, 5], { dtype: 'f64', seed: 3 });
+      const w = [randomInput([4, 5], { dtype: 'f64', seed: 4 }).requiresGrad_(), randomInput([3, 5], { dtype: 'f64', seed: 5 })];
+      const ys = linearGroup(x, w);
+      expect(ys[0]!.gradFn?.op).toBe('linear');
+      ys.forEach((y, i) => expectClose(y, linear(x, w[i]!).toFlatArray(), toleranceFor('f64')));
     });
   });
 });

@@ -11,7 +11,8 @@
  */
 import { Tensor, emptyOn, viewOf } from '../tensor.js';
 import { broadcastShapes, contiguousStrides, formatShape, numel, type Shape } from '../shape.js';
-import { record } from '../autograd/node.js';
+import { needsRecording, record } from '../autograd/node.js';
+import type { View } from '../backend.js';
 import { tidy } from '../memory/scope.js';
 import { tensor } from './creation.js';
 import { expandedView, requireFloat, sameDevice, sameDType } from './util.js';
@@ -53,6 +54,22 @@ function viewStrides(t: Tensor, shape: Shape): number[] | null {
 function viewAs(t: Tensor, shape: Shape): Tensor | null {
   const strides = viewStrides(t, shape);
   return strides ? viewOf(t, [...shape], strides, t.offset) : null;
+}
+
+/**
+ * t's elements as a (rows, cols) matrix for a backend call, without a Tensor (nothing to
+ * track or dispose: the decoding path runs ~100 products a token), or null when the layout
+ * needs a copy.
+ */
+function matrixView(t: Tensor, rows: number, cols: number): View | null {
+  const shape = [rows, cols];
+  const strides = viewStrides(t, shape);
+  return strides ? { storage: t.storage, dtype: t.dtype, shape, strides, offset: t.offset } : null;
+}
+
+/** A weight (out, in) seen as its transpose (in, out), for x @ W^T. */
+function transposedWeight(w: Tensor): View {
+  return { storage: w.storage, dtype: w.dtype, shape: [w.shape[1]!, w.shape[0]!], strides: [w.strides[1]!, w.strides[0]!], offset: w.offset };
 }
 
 /** viewAs for reshapes that only add or drop size-1 dims (always possible). */
@@ -265,7 +282,12 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const lead = x.shape.slice(0, -1);
   const rowsShape = lead.length > 0 ? lead : [1];
   const out = emptyOn(backend, [...lead, outFeatures], x.dtype);
-  tidy(() => {
+  // Rows that fold into one matrix (the usual case) go to the backend as plain views.
+  const xRows = bias ? null : matrixView(x, numel(rowsShape), inFeatures);
+  if (xRows) {
+    const outRows = matrixView(out, numel(rowsShape), outFeatures)!;
+    backend.matmul(xRows, transposedWeight(weight), outRows, { alpha: 1, beta: 0 });
+  } else tidy(() => {
     const x2 = unitView(x, [...rowsShape, inFeatures]);
     const out2 = unitView(out, [...rowsShape, outFeatures]);
     let beta = 0;
@@ -321,6 +343,31 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     }
     return bias ? [dx, dw, db] : [dx, dw];
   });
+}
+
+/**
+ * linear(x, w) for each weight of a list (no biases): the projections of one input, such as
+ * q, k and v, or gate and up. Where nothing is recorded for autograd and the backend has
+ * matmulGroup, they run as one backend call (for decoding, one job of the CPU thread pool
+ * instead of one per weight); otherwise each is linear(x, w). Results are the same either way.
+ * x (..., in), weights[i] (out_i, in) -> [(..., out_i)].
+ */
+export function linearGroup(x: Tensor, weights: readonly Tensor[]): Tensor[] {
+  const backend = sameDevice('linearGroup', x, ...weights);
+  const inFeatures = x.shape[x.ndim - 1];
+  const rows = x.ndim === 0 ? 0 : x.size / inFeatures!;
+  const xRows = x.ndim > 0 && inFeatures! > 0 ? matrixView(x, rows, inFeatures!) : null;
+  const fused =
+    backend.matmulGroup !== undefined &&
+    xRows !== null &&
+    !needsRecording([x, ...weights]) &&
+    weights.every((w) => w.ndim === 2 && w.shape[1] === inFeatures && w.dtype === x.dtype);
+  if (!fused) return weights.map((w) => linear(x, w));
+  requireFloat('linearGroup', x);
+  const lead = x.shape.slice(0, -1);
+  const outs = weights.map((w) => emptyOn(backend, [...lead, w.shape[0]!], x.dtype));
+  backend.matmulGroup!(xRows, weights.map(transposedWeight), outs.map((o, i) => matrixView(o, rows, weights[i]!.shape[0]!)!), { alpha: 1, beta: 0 });
+  return outs;
 }
 
 declare module '../tensor.js' {

@@ -6,4 +6,7 @@ export const cpuMatmul: MatmulOps = {
   matmul(a, b, out, { alpha, beta }) {
     nativeFn('matmul')(nativeView(a), nativeView(b), nativeView(out), alpha, beta);
   },
+  matmulGroup(a, bs, outs, { alpha, beta }) {
+    nativeFn('matmulGroup')(nativeView(a), bs.map(nativeView), outs.map(nativeView), alpha, beta);
+  },
 };
