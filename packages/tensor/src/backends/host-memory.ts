@@ -3,11 +3,16 @@
  * allocator. A training step allocates the same sizes every step; reusing freed buffers
  * saves the zero-filling and garbage collection that `new Float32Array(n)` costs.
  *
- * Buffers are cached by exact byte length, up to LMFLOW_HOST_CACHE_MB (default 1024) in all.
+ * Buffers are cached by exact byte length, up to LMFLOW_HOST_CACHE_MB in all (default: a
+ * quarter of the machine's memory, at least 1 GiB). The default scales with the machine because
+ * a step's activations are what cycles through the cache: when they outgrow it, every step
+ * allocates them afresh (LoRA on a 110M model at T=512 keeps more than 1 GiB for backward;
+ * see bench:peft in docs/benchmarks.md).
  */
+import os from 'node:os';
 import { hostArray, itemSize, type DType, type HostArray } from '../dtype.js';
 
-const limitBytes = (Number(process.env.LMFLOW_HOST_CACHE_MB) || 1024) * 1024 * 1024;
+const limitBytes = Number(process.env.LMFLOW_HOST_CACHE_MB) > 0 ? Number(process.env.LMFLOW_HOST_CACHE_MB) * 2 ** 20 : Math.max(2 ** 30, Math.floor(os.totalmem() / 4));
 const cache = new Map<number, ArrayBuffer[]>();
 let cachedBytes = 0;
 let liveBytes = 0;
