@@ -20,7 +20,7 @@ export { Generator, defaultGenerator, manualSeed, type GeneratorState } from './
 
 export { noGrad, enableGrad, isGradEnabled } from './autograd/grad-mode.js';
 export { backward, type BackwardOptions } from './autograd/backward.js';
-export { checkpoint } from './autograd/checkpoint.js';
+export { checkpoint, isCheckpointing } from './autograd/checkpoint.js';
 export { record, needsRecording, type BackwardFn, type GradNode } from './autograd/node.js';
 
 export { tidy, keep } from './memory/scope.js';

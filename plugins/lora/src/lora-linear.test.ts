@@ -5,7 +5,7 @@
  * the merged weight equal to the adapted layer.
  */
 import { describe, expect, it } from 'vitest';
-import { add, copy_, linear, matmul, mul, noGrad, sum, tensor, type Tensor } from '@lmflow/tensor';
+import { add, checkpoint, copy_, linear, manualSeed, matmul, mul, noGrad, sum, tensor, type Tensor } from '@lmflow/tensor';
 import type { LinearModule } from '@lmflow/core';
 import { expectClose, gradCheck, randomInput } from '@lmflow/test-utils';
 import { createLoraLinear, loraForward, mergedWeight, type LoraLinearOptions } from './lora-linear.js';
@@ -96,6 +96,25 @@ describe('createLoraLinear', () => {
     // The base path never sees dropout: with B = 0 training output equals the base exactly.
     noGrad(() => layer.loraB.fill_(0));
     expect(layer.forward(x).toFlatArray()).toEqual(base.forward(x).toFlatArray());
+  });
+
+  it('under gradient checkpointing drops the same inputs: loss and gradients equal those without it', () => {
+    const run = (checkpointed: boolean) => {
+      manualSeed(11); // A's initialisation and the dropout masks
+      const { layer, x } = setup('cpu', 'f32', { dropout: 0.5 });
+      layer.loraA.requiresGrad = true;
+      layer.loraB.requiresGrad = true;
+      noGrad(() => layer.loraB.fill_(0.25));
+      const y = checkpointed ? checkpoint((input) => layer.forward(input), x) : layer.forward(x);
+      const loss = sum(mul(y, y));
+      loss.backward();
+      return { loss: loss.item(), gradA: layer.loraA.grad!.toFlatArray(), gradB: layer.loraB.grad!.toFlatArray() };
+    };
+    const plain = run(false);
+    const checkpointed = run(true);
+    expect(checkpointed.loss).toBe(plain.loss);
+    expectClose(checkpointed.gradA, plain.gradA, { atol: 1e-6, rtol: 1e-6 }, 'dL/dA');
+    expectClose(checkpointed.gradB, plain.gradB, { atol: 1e-6, rtol: 1e-6 }, 'dL/dB');
   });
 
   it('merged weight: linear(x, W + scale B A) equals the adapted layer', () => {

@@ -12,7 +12,7 @@
  * generation (under noGrad, or with a frozen adapter) see the deterministic layer.
  */
 import { LoraError } from './lora-error.js';
-import { add, div, dropout, isFloat, isGradEnabled, linear, matmul, mul, noGrad, rand, sub, zeros, type Tensor } from '@lmflow/tensor';
+import { add, div, dropout, isCheckpointing, isFloat, isGradEnabled, linear, matmul, mul, noGrad, rand, sub, zeros, type Tensor } from '@lmflow/tensor';
 import type { LinearModule } from '@lmflow/core';
 import { doraOutput, doraWeightNorm } from './dora.js';
 
@@ -70,7 +70,9 @@ export function createLoraLinear(base: LinearModule, options: LoraLinearOptions)
 
   const adapter: AdapterTensors = { loraA, loraB, magnitude, weight, bias };
   const forward = (x: Tensor): Tensor => {
-    const dropping = options.dropout > 0 && isGradEnabled() && loraA.requiresGrad;
+    // Training forwards drop adapter inputs: with autograd on, and in gradient checkpointing's
+    // first pass (autograd off there, but backward replays it and must see the same masks).
+    const dropping = options.dropout > 0 && (isGradEnabled() || isCheckpointing()) && loraA.requiresGrad;
     return loraForward(x, base, adapter, scale, dropping ? options.dropout : 0);
   };
 

@@ -12,6 +12,17 @@ import { enableGrad, isGradEnabled, noGrad } from './grad-mode.js';
 import { record } from './node.js';
 import { backward } from './backward.js';
 
+let firstPasses = 0;
+
+/**
+ * Whether code runs inside checkpoint()'s first pass: autograd is off there (isGradEnabled() is
+ * false), yet it is a training forward that backward will replay. Code that behaves differently
+ * in training (dropout) must act as in training here, or the replay computes another function.
+ */
+export function isCheckpointing(): boolean {
+  return firstPasses > 0;
+}
+
 /**
  * Returns fn(...inputs), recording one node whose backward recomputes fn. fn must be a pure
  * function of its inputs and of parameters it closes over (their gradients accumulate into
@@ -23,7 +34,13 @@ export function checkpoint(fn: (...inputs: Tensor[]) => Tensor, ...inputs: Tenso
   for (const t of inputs) t.assertLive('checkpoint');
   if (!isGradEnabled()) return fn(...inputs);
   const rng = defaultGenerator.getState();
-  const output = noGrad(() => fn(...inputs));
+  firstPasses++;
+  let output: Tensor;
+  try {
+    output = noGrad(() => fn(...inputs));
+  } finally {
+    firstPasses--;
+  }
   return record('checkpoint', inputs, output, inputs, (grad, saved, needs) => {
     const resume = defaultGenerator.getState();
     defaultGenerator.setState(rng);
