@@ -20,6 +20,7 @@ import { loadModel, resolveModelPath, saveModel, type CausalLM } from '@lmflow/m
 import { createAdamW } from '../optim/adamw.js';
 import { createSgd } from '../optim/sgd.js';
 import { weightDecayGroups } from '../optim/weight-decay-groups.js';
+import { freeGrads } from '../optim/param-groups.js';
 import { createScheduler } from '../schedule/lr-scheduler.js';
 import { clipGradNorm } from '../clip-grad-norm.js';
 import { captureRngState, restoreRngState } from '../random/rng-state.js';
@@ -209,10 +210,7 @@ export async function finetune(config: FinetuneConfig, options: FinetuneOptions 
     if (stop) {
       status = 'stopped';
       message = stop;
-      for (const [, t] of trainable) {
-        t.grad?.dispose();
-        t.grad = null;
-      }
+      freeGrads(trainable.map(([, t]) => t));
       break;
     }
     if (hooks.shouldOptimizerStep.call(stepContext!) === false) continue; // gradients keep accumulating

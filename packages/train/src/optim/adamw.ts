@@ -12,7 +12,7 @@
  */
 import type { Optimizer, ParamGroup } from '@lmflow/core';
 import { adamwUpdate, keep, noGrad, zeros, type Tensor } from '@lmflow/tensor';
-import { checkBaseForAbsoluteGroups, checkLearningRate, groupLearningRate, nonNegative, resolveGroups, unitInterval, type ResolvedGroup } from './param-groups.js';
+import { checkBaseForAbsoluteGroups, checkLearningRate, groupLearningRate, nonNegative, resolveGroups, unitInterval, type ResolvedGroup, freeGrads } from './param-groups.js';
 import { groupStateByParam, numberField, ownedStateTensor, rejectExtraFields } from './state-dict.js';
 
 export interface AdamWOptions {
@@ -149,11 +149,7 @@ export function createAdamW(groups: ParamGroup[], options: AdamWOptions = {}): A
     },
 
     zeroGrad() {
-      // Freeing the gradients (torch's set_to_none) gives their memory back before the next forward.
-      for (const param of byName.values()) {
-        param.grad?.dispose();
-        param.grad = null;
-      }
+      freeGrads(byName.values());
     },
 
     setLearningRate(next: number) {

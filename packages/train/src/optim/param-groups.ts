@@ -99,3 +99,11 @@ export function checkBaseForAbsoluteGroups(optimizer: string, groups: ResolvedGr
     throw new Error(`${optimizer}: parameter group ${g} sets an absolute "lr" but the base learning rate is 0, so the schedule's factor (lr / base) is undefined; give a base learning rate > 0 or use "lrScale"`);
   }
 }
+
+/** Frees the gradients (torch's zero_grad(set_to_none=True)): their memory returns before the next forward. */
+export function freeGrads(params: Iterable<Tensor>): void {
+  for (const param of params) {
+    param.grad?.dispose();
+    param.grad = null;
+  }
+}

@@ -9,7 +9,7 @@
  */
 import type { Optimizer, ParamGroup } from '@lmflow/core';
 import { add_, copy_, keep, mul_, noGrad, type Tensor } from '@lmflow/tensor';
-import { checkBaseForAbsoluteGroups, checkLearningRate, flag, groupLearningRate, nonNegative, resolveGroups, type ResolvedGroup } from './param-groups.js';
+import { checkBaseForAbsoluteGroups, checkLearningRate, flag, groupLearningRate, nonNegative, resolveGroups, type ResolvedGroup, freeGrads } from './param-groups.js';
 import { groupStateByParam, ownedStateTensor, rejectExtraFields } from './state-dict.js';
 
 export interface SgdOptions {
@@ -150,10 +150,7 @@ export function createSgd(groups: ParamGroup[], options: SgdOptions = {}): Sgd {
     },
 
     zeroGrad() {
-      for (const param of byName.values()) {
-        param.grad?.dispose();
-        param.grad = null;
-      }
+      freeGrads(byName.values());
     },
 
     setLearningRate(next: number) {
