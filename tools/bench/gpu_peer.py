@@ -1,5 +1,7 @@
 """PyTorch peer of tools/bench/gpu.ts: the same measurements on the same GPU, printed as one
-JSON line. Also times a LoRA (PEFT) training step of a ~1B-parameter Llama with random weights."""
+JSON line. Also times a LoRA (PEFT) training step of a ~1B-parameter Llama with random weights,
+and, given a folder as its argument, saves that model there (bf16 safetensors) so that
+LMFlow.ts trains the very same weights."""
 import json
 import sys
 import time
@@ -8,8 +10,14 @@ import torch
 
 
 def timed(fn, iterations):
-    for _ in range(3):
+    # Warm up for half a second at least, as tools/bench/gpu.ts does.
+    start = time.perf_counter()
+    i = 0
+    while i < 3 or time.perf_counter() - start < 0.5:
         fn()
+        i += 1
+        if i % 8 == 0:
+            torch.cuda.synchronize()
     torch.cuda.synchronize()
     start = time.perf_counter()
     for _ in range(iterations):
@@ -41,7 +49,11 @@ def main():
 
         config = LlamaConfig(hidden_size=2048, intermediate_size=5632, num_hidden_layers=16, num_attention_heads=32,
                              num_key_value_heads=8, vocab_size=32000, max_position_embeddings=2048)
-        model = LlamaForCausalLM(config).to("cuda", dtype=torch.bfloat16)
+        torch.manual_seed(0)
+        with torch.device("cuda"):  # initialising 1B parameters on the host takes minutes
+            model = LlamaForCausalLM(config).to(dtype=torch.bfloat16)
+        if len(sys.argv) > 1:
+            model.save_pretrained(sys.argv[1], safe_serialization=True)
         model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"]))
         opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
         batch, seq = 4, 1024

@@ -1,19 +1,46 @@
 #!/usr/bin/env bash
 # Runs the GPU checks of the CUDA backend on the accelerator machine (the `device` tool's
-# `run`), from a session that prepared .device/ with ../shared/tools/device-prep.sh:
+# `run`). That machine gets only the repository (not ../shared, not the 600 MB node_modules)
+# and may have no npm, so the calling session first packs what the checks need into .device/
+# (git-ignored) and this script calls node directly:
 #
-#   ../shared/tools/device-prep.sh        # here: Node.js and the cuBLAS finder for that machine
-#   device run  carry: [".device", "node_modules", "packages/tensor/build", "packages/tensor/native-cuda/build"]
+#   ../shared/tools/device-prep.sh                  # Node.js and the cuBLAS finder
+#   bash tools/gpu/pack-for-device.sh               # slim node_modules + the shared files used
+#   LMFLOW_CUDA_ARCHS=90 npm run build:cuda -w @lmflow/tensor
+#   device run  carry: [".device", "packages/tensor/build/Release/lmflow_cpu.node",
+#                       "packages/tensor/native-cuda/build"]
 #               command: "bash tools/gpu/run-on-device.sh"
 #
-# The CUDA library (native-cuda/build) is built here, where nvcc and the Node.js headers are;
-# that machine has nvcc too, so a stale or missing build is rebuilt there for sm_90 only.
-# Logs go to $OUT (they come back to the calling session).
+# GPU_STAGES picks what runs (default "test bench"; also "attention" and "matmul": kernel times
+# beside PyTorch, "ncu": Nsight Compute sections of the attention kernels, and "profile": the
+# LoRA run's GPU time by op, after a bench stage saved its model). Each stage has
+# its own time limit, so one hang does not cost the others. Logs go to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-/tmp/gpu-out}
 mkdir -p "$out"
 run() { bash .device/run.sh "$@"; }
-run node packages/tensor/scripts/build-cuda.mjs --check || LMFLOW_CUDA_ARCHS=90 run node packages/tensor/scripts/build-cuda.mjs 2>&1 | tee "$out/build.log"
-run npm run test:gpu 2>&1 | tee "$out/test-gpu.log"
-run npm run bench:gpu 2>&1 | tee "$out/bench-gpu.log"
+if [ -f .device/nm.txz ] && [ ! -d node_modules/vitest ]; then
+  tar -xJf .device/nm.txz
+fi
+[ -e ../shared ] || ln -s "$PWD/.device/shared" ../shared
+[ -f packages/tensor/native-cuda/build/lmflow_cuda.node ] || LMFLOW_CUDA_ARCHS=90 run node packages/tensor/scripts/build-cuda.mjs 2>&1 | tee "$out/build.log"
+export PYTHONUNBUFFERED=1
+ts="node --import tsx --conditions=lmflow-source"
+for stage in ${GPU_STAGES:-test bench}; do
+  case $stage in
+    test) timeout "${GPU_TEST_TIMEOUT:-240}" bash .device/run.sh node node_modules/vitest/vitest.mjs run gpu.test 2>&1 | tee "$out/test-gpu.log" ;;
+    bench) timeout "${GPU_BENCH_TIMEOUT:-300}" bash .device/run.sh $ts tools/bench/gpu.ts 2>&1 | tee "$out/bench-gpu.log" ;;
+    attention) timeout 120 bash .device/run.sh $ts tools/gpu/profile-attention.ts 2>&1 | tee "$out/attention.log" ;;
+    ncu)
+      ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+      for kernel in forward dq dkv; do
+        ATTENTION_ITERATIONS=2 NO_TORCH=1 timeout 120 bash .device/run.sh "$ncu" -k "regex:attention_${kernel}_mma" --launch-count 1 \
+          --section SpeedOfLight --section Occupancy --section WarpStateStats --section ComputeWorkloadAnalysis \
+          $ts tools/gpu/profile-attention.ts 2>&1 | tee "$out/ncu-$kernel.log"
+      done ;;
+    matmul)
+      timeout 90 bash .device/run.sh $ts tools/gpu/profile-matmul.ts 2>&1 | tee "$out/matmul.log" ;;
+    profile) BENCH_GPU_ONLY=lora LMFLOW_CUDA_PROFILE=1 timeout 180 bash .device/run.sh $ts tools/bench/gpu.ts 2>&1 | tee "$out/profile.log" ;;
+  esac
+done

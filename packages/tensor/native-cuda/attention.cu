@@ -4,10 +4,10 @@
 // recomputes probabilities from the saved log-sum-exp, in two passes that need no atomics:
 // one over query rows (dq), one over key rows (dk, dv), after delta = rowsum(dout * out).
 //
-// One kernel covers every case (head dims up to 256, f32/bf16/f16, any strides but the last
-// dim, segments, causal): one thread per row with f32 registers and CUDA-core arithmetic. A
-// tensor-core (mma) version for head dims 64 and 128 in bf16/f16 is the planned speed-up
-// (docs/plugins/flash-attention.md); it slots in at the top of k_attention.
+// Two implementations. bf16/f16 with head dims 64 or 128 (every Llama-family model) run on
+// tensor cores (attention_mma.cu). The kernels here cover every other case (head dims up to
+// 256, f32, unaligned views): one thread per row with f32 registers and CUDA-core arithmetic.
+#include "attention.cuh"
 #include "device.cuh"
 #include "ops.h"
 
@@ -15,20 +15,6 @@ namespace lmcuda {
 namespace {
 
 constexpr int kRows = 64;  // query (or key) rows per block, one per thread
-
-struct AttnDims {
-  int64_t B, T, S, Hq, Hkv, D;
-  float scale;
-  int causal;
-  int has_seg;
-};
-
-__device__ __forceinline__ int64_t row_offset(const View& v, int64_t b, int64_t t, int64_t h) {
-  return v.offset + b * v.strides[0] + t * v.strides[1] + h * v.strides[2];
-}
-__device__ __forceinline__ int seg_at(const View& s, int64_t b, int64_t t) {
-  return reinterpret_cast<const int32_t*>(s.ptr)[s.offset + b * s.strides[0] + t * s.strides[1]];
-}
 __device__ __forceinline__ bool visible(const AttnDims& d, int64_t t, int64_t s, int qs, int ks) {
   if (d.causal && s > t + d.S - d.T) return false;
   if (d.has_seg && qs != ks) return false;
@@ -261,6 +247,7 @@ void k_attention(Args& args) {
   const AttnDims d = dims_of("attention", q, k, v, scale, causal, has_q && has_k);
   if (d.B * d.T * d.Hq == 0) return;
   float* lse_p = reinterpret_cast<float*>(lse.data());
+  if (attention_forward_mma(q, k, v, out, lse_p, qseg, kseg, d)) return;
   const dim3 grid(static_cast<unsigned>((d.T + kRows - 1) / kRows), static_cast<unsigned>(d.B * d.Hq));
   by_head_dim(d.D, [&](auto dm) {
     attention_forward_kernel<decltype(dm)::value><<<grid, kRows, 0, stream()>>>(q, k, v, out, lse_p, qseg, kseg, d);
@@ -280,6 +267,7 @@ void k_attention_grad(Args& args) {
   const AttnDims d = dims_of("attentionGrad", q, k, v, scale, causal, has_q && has_k);
   if (d.B * d.Hkv * d.S == 0 && d.B * d.T * d.Hq == 0) return;
   const float* lse_p = reinterpret_cast<const float*>(lse.data());
+  if (attention_backward_mma(q, k, v, out, lse_p, dout, dq, dk, dv, qseg, kseg, d)) return;
   float* delta = nullptr;
   const int64_t rows = d.B * d.Hq * d.T;
   check(cudaMallocAsync(reinterpret_cast<void**>(&delta), static_cast<size_t>(rows > 0 ? rows : 1) * sizeof(float), stream()), "attentionGrad",

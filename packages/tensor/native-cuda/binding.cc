@@ -11,6 +11,7 @@
 
 #include "common.h"
 #include "ops.h"
+#include "profile.h"
 #include "runtime.h"
 
 namespace lmcuda {
@@ -141,7 +142,13 @@ napi_value kernel_entry(napi_env env, napi_callback_info info) {
     const size_t count = a.argc > 1 ? static_cast<size_t>(arg_number(env, a, 1)) : bytes / sizeof(double);
     Args args(values, count, k->name);
     lmcuda::select_device(static_cast<int>(args.i64()));
-    k->fn(args);
+    if (lmcuda::profiling()) {
+      const lmcuda::ProfileToken t = lmcuda::profile_begin(k->name);
+      k->fn(args);
+      lmcuda::profile_end(t);
+    } else {
+      k->fn(args);
+    }
     return undefined(env);
   });
 }

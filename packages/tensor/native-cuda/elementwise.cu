@@ -2,6 +2,7 @@
 // numbers, unary ops and their gradients, binary/compare/scalar ops, where, reductions and
 // argmax. The TypeScript side coalesces dimensions first (src/backends/cuda/plans.ts), so a
 // contiguous operand arrives as one dimension and offset_of() is one division.
+#include "dense.cuh"
 #include "device.cuh"
 #include "ops.h"
 #include "runtime.h"
@@ -207,6 +208,25 @@ __device__ __forceinline__ T scalar_of(int op, T x, T s) {
   }
 }
 
+// The ops as functors of (x, y) for the dense fast path (dense.cuh).
+struct UnaryF {
+  int op;
+  __device__ float operator()(float x, float) const { return unary_of<float>(op, x); }
+};
+struct UnaryGradF {
+  int op;
+  __device__ float operator()(float x, float dy) const { return unary_grad_of<float>(op, x, dy); }
+};
+struct BinaryF {
+  int op;
+  __device__ float operator()(float x, float y) const { return binary_of<float>(op, x, y); }
+};
+struct ScalarF {
+  int op;
+  float s;
+  __device__ float operator()(float x, float) const { return scalar_of<float>(op, x, s); }
+};
+
 template <typename T>
 __global__ void scalar_kernel(int op, View x, T s, View out, int64_t n) {
   LMCUDA_FOR(i, n) {
@@ -358,6 +378,7 @@ void k_unary(Args& args) {
   same_shape("unary", x, out, "x", "out");
   const int64_t n = out.numel();
   if (n == 0) return;
+  if (try_dense_map<1>({&x}, out, UnaryF{op})) return check_launch("unary");
   if (wide(x.dtype)) unary_kernel<double><<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(op, x, out, n);
   else unary_kernel<float><<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(op, x, out, n);
   check_launch("unary");
@@ -372,6 +393,7 @@ void k_unary_grad(Args& args) {
   same_shape("unaryGrad", dy, out, "dy", "out");
   const int64_t n = out.numel();
   if (n == 0) return;
+  if (try_dense_map<2>({&x, &dy}, out, UnaryGradF{op})) return check_launch("unaryGrad");
   if (wide(x.dtype)) unary_grad_kernel<double><<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(op, x, dy, out, n);
   else unary_grad_kernel<float><<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(op, x, dy, out, n);
   check_launch("unaryGrad");
@@ -386,6 +408,7 @@ void k_binary(Args& args) {
   same_shape("binary", b, out, "b", "out");
   const int64_t n = out.numel();
   if (n == 0) return;
+  if (try_dense_map<2>({&a, &b}, out, BinaryF{op})) return check_launch("binary");
   if (wide(out.dtype)) binary_kernel<double><<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(op, a, b, out, n);
   else binary_kernel<float><<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(op, a, b, out, n);
   check_launch("binary");
@@ -412,6 +435,7 @@ void k_scalar(Args& args) {
   same_shape("scalar", x, out, "x", "out");
   const int64_t n = out.numel();
   if (n == 0) return;
+  if (try_dense_map<1>({&x}, out, ScalarF{op, static_cast<float>(s)})) return check_launch("scalar");
   if (wide(out.dtype)) scalar_kernel<double><<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(op, x, s, out, n);
   else scalar_kernel<float><<<blocks_for(n, kThreads), kThreads, 0, stream()>>>(op, x, static_cast<float>(s), out, n);
   check_launch("scalar");

@@ -8,6 +8,7 @@
 // cuBLAS header or library is needed at build time.
 #include "common.h"
 #include "ops.h"
+#include "profile.h"
 
 #include <dlfcn.h>
 
@@ -188,6 +189,13 @@ void k_matmul(Args& args) {
     sc[l] = args.i64();
   }
   if (M == 0 || N == 0) return;
+  if (profiling()) {
+    int64_t batch = 1;
+    for (int l = 0; l < levels; l++) batch *= size[l];
+    profile_label(std::string("matmul ") + dtype_name(dt) + " " + std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K) +
+                  (trans_b == CUBLAS_OP_T ? " aT" : "") + (trans_a == CUBLAS_OP_T ? " bT" : "") + (batch > 1 ? " x" + std::to_string(batch) : "") +
+                  (levels > 1 ? " (" + std::to_string(levels - 1) + " host loops)" : ""));
+  }
   cublasHandle_t h = handle();
   const float alpha32 = static_cast<float>(alpha), beta32 = static_cast<float>(beta);
   const void* palpha = dt == F64 ? static_cast<const void*>(&alpha) : static_cast<const void*>(&alpha32);
