@@ -132,6 +132,12 @@ export interface LayoutOps {
    * uniform: [a, b); normal: mean a, std b; bernoulli: 1 with probability a, else 0.
    */
   random(out: View, kind: 'uniform' | 'normal' | 'bernoulli', a: number, b: number, seed: number, offset: number): void;
+  /**
+   * Optional fusion: out = x * bernoulli(1 - p) / (1 - p) with the mask random() would draw for
+   * out (p in [0, 1)), equal bit for bit to random + binary mul + scalar mul. Backends without
+   * it get that composition.
+   */
+  dropout?(x: View, out: View, p: number, seed: number, offset: number): void;
 }
 
 export interface ElementwiseOps {

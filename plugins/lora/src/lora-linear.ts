@@ -118,9 +118,10 @@ export interface AdapterTensors {
 export function loraForward(x: Tensor, base: LinearModule, adapter: AdapterTensors, scale: number, dropoutP: number): Tensor {
   const { loraA, loraB, magnitude, weight, bias } = adapter;
   const xd = dropoutP > 0 ? dropout(x, dropoutP) : x;
-  const lora = linear(linear(xd, loraA), loraB);
   const baseOut = base.forward(x);
-  if (!magnitude) return add(baseOut, mul(lora, scale));
+  // The scale multiplies the rank-r activations, not the (..., out) result: r / out of the work.
+  if (!magnitude) return add(baseOut, linear(mul(linear(xd, loraA), scale), loraB));
+  const lora = linear(linear(xd, loraA), loraB);
   if (!weight) throw new LoraError(`${base.name}: DoRA needs the base layer's dense weight`);
   // wx = W x' without the bias: the base output itself when x' = x.
   const withBias = dropoutP > 0 ? base.forward(xd) : baseOut;

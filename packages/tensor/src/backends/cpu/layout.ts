@@ -11,4 +11,7 @@ export const cpuLayout: LayoutOps = {
   random(out, kind, a, b, seed, offset) {
     nativeFn('random')(nativeView(out), kind, a, b, seed, offset);
   },
+  dropout(x, out, p, seed, offset) {
+    nativeFn('dropout')(nativeView(x), nativeView(out), p, seed, offset);
+  },
 };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gradCheck, randomInput } from '@lmflow/test-utils';
-import { Generator, checkpoint, defaultGenerator, dropout, manualSeed, tidy, type Tensor } from '../../index.js';
+import { Generator, checkpoint, defaultGenerator, dropout, getBackend, manualSeed, tidy, type Tensor } from '../../index.js';
+import { emptyLike } from '../util.js';
 import { FLOAT_DTYPES, describeSimdLevels, expectParity, gradsOf, pair } from './test-support.js';
 
 // Elementwise out / x, or null where x is 0 (the kept-mask with its scale).
@@ -93,6 +94,23 @@ describeSimdLevels('dropout', () => {
           const [dxc, dxr] = [gradsOf(yc, gc)[0]!, gradsOf(yr, gr)[0]!];
           expect(zeros(dxc)).toEqual(zeros(yc));
           expectParity(dxc, dxr, dtype, `dropout grad ${dtype} [${shape}]`);
+        }
+      });
+    });
+    it(`${dtype}: the cpu's fused kernel equals random + mul + scalar mul bit for bit (strided, parallel, counters crossing 2^32)`, () => {
+      tidy(() => {
+        const cpu = getBackend('cpu');
+        for (const [shape, offset] of [[[3, 17], 7], [[300, 257], 2 ** 32 - 1000], [[2, 3000], 2 ** 40 + 3]] as const) {
+          const x = pair([...shape], { dtype, seed: 3, uniform: [-2, 2] })[1]!.transpose(0, 1);
+          const fused = emptyLike(x);
+          cpu.dropout!(x, fused, 0.3, 1234, offset);
+          const mask = emptyLike(x);
+          cpu.random(mask, 'bernoulli', 1 - 0.3, 0, 1234, offset);
+          const kept = emptyLike(x);
+          cpu.binary('mul', x, mask, kept);
+          const composed = emptyLike(x);
+          cpu.scalar('mul', kept, 1 / (1 - 0.3), composed);
+          expect(fused.toFlatArray()).toEqual(composed.toFlatArray());
         }
       });
     });

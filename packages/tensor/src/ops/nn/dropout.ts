@@ -45,6 +45,10 @@ function applyMask(backend: Backend, x: View, out: Tensor, p: number, seed: numb
     backend.fill(out, 0);
     return;
   }
+  if (backend.dropout) {
+    backend.dropout(x, out, p, seed, offset);
+    return;
+  }
   const mask = emptyLike(out);
   backend.random(mask, 'bernoulli', 1 - p, 0, seed, offset);
   const kept = emptyLike(out);
