@@ -1,7 +1,7 @@
 /**
  * `npm run bench:peft`: training tokens/s and peak RSS of full finetuning, LoRA, QLoRA, LISA
  * (2 active layers) and LoRA with gradient checkpointing on a ~110M-parameter Llama
- * (d=768, 12 layers, 12 heads, ff 2048, vocab 32000, random weights), T=512 packed wikitext
+ * (d=768, 12 layers, 12 heads, ff 2048, vocab 32000, random weights), T=512 grouped wikitext
  * blocks, batch 1, through `lmflow finetune` itself, one process per configuration. Prints a
  * table and last `ratio=<LoRA tokens/s / full finetuning tokens/s>`.
  *
@@ -46,7 +46,7 @@ const configurations: [string, string[]][] = [
   ['LoRA + gradient checkpointing', ['--use_lora', '--gradient_checkpointing']],
 ];
 const common = [
-  '--model_name_or_path', model, '--dataset_path', data, '--block_size', String(T), '--packing',
+  '--model_name_or_path', model, '--dataset_path', data, '--block_size', String(T), '--disable_group_texts', 'false',
   '--per_device_train_batch_size', '1', '--max_steps', String(steps), '--logging_steps', '1',
   '--learning_rate', '1e-4', '--seed', '1',
 ];

@@ -37,4 +37,10 @@ export const dataOptions = defineOptions('Data', {
     default: false,
     description: 'Pack whole samples into block_size blocks; attention and positions restart at each sample.',
   },
+  disable_group_texts: {
+    type: 'boolean',
+    default: true,
+    description:
+      "LMFlow's flag. false: concatenate all samples and cut them into blocks of exactly block_size tokens, dropping the remainder (Hugging Face's group_texts; continued pretraining). Attention runs across sample borders; not with --packing.",
+  },
 });

@@ -26,6 +26,7 @@ export { tokenizeDataset, tokenizePairedDataset, tokenizeScoredDataset, type Tok
 export { truncateSample } from './batch/truncate.js';
 export { resolveBlockSize, DEFAULT_MAX_BLOCK_SIZE } from './batch/block-size.js';
 export { packSamples } from './batch/pack.js';
+export { groupTexts } from './batch/group-texts.js';
 export { collateBatch, padTokenIdOf, type CollateOptions } from './batch/collate.js';
 
 export { inspectDataset, formatInspection, tokenTexts, type InspectOptions, type InspectedSample, type FormatInspectionOptions } from './inspect/inspect-dataset.js';

@@ -21,7 +21,7 @@ describe('dataOptions', () => {
   it('parses LMFlow\'s data flags and rejects an unknown template name', () => {
     const path = shared('data/alpaca_en_demo.json');
     const config = resolveConfig([dataOptions], { argv: ['--dataset_path', path, '--conversation_template', 'llama3', '--block_size', '512', '--add_eos', 'false'] });
-    expect(config).toEqual({ dataset_path: path, conversation_template: 'llama3', block_size: 512, train_on_prompt: false, add_eos: false, packing: false });
+    expect(config).toEqual({ dataset_path: path, conversation_template: 'llama3', block_size: 512, train_on_prompt: false, add_eos: false, packing: false, disable_group_texts: true });
     expect(() => resolveConfig([dataOptions], { argv: ['--dataset_path', path, '--conversation_template', 'vicuna'] })).toThrow(/conversation_template/);
   });
 });

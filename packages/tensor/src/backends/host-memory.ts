@@ -3,8 +3,12 @@
  * allocator. A training step allocates the same sizes every step; reusing freed buffers
  * saves the zero-filling and garbage collection that `new Float32Array(n)` costs.
  *
- * Buffers are cached by exact byte length, up to LMFLOW_HOST_CACHE_MB in all (default: a
- * quarter of the machine's memory, at least 1 GiB). The default scales with the machine because
+ * Buffers are cached by size class, up to LMFLOW_HOST_CACHE_MB in all (default: a quarter of
+ * the machine's memory, at least 1 GiB). A class is 2^k * (1 + j/8), and a request takes the
+ * smallest cached buffer of its class or up to MAX_SLACK times larger. Steps whose sequence
+ * lengths differ (packed or padded batches: 437 tokens, then 505, then 312) so reuse each
+ * other's buffers instead of allocating and zero-filling new ones every step and leaving the
+ * old ones to the garbage collector, which made such runs twice as slow as fixed-length ones. The default scales with the machine because
  * a step's activations are what cycles through the cache: when they outgrow it, every step
  * allocates them afresh (LoRA on a 110M model at T=512 keeps more than 1 GiB for backward;
  * see bench:peft in docs/benchmarks.md).
@@ -13,19 +17,45 @@ import os from 'node:os';
 import { hostArray, itemSize, type DType, type HostArray } from '../dtype.js';
 
 const limitBytes = Number(process.env.LMFLOW_HOST_CACHE_MB) > 0 ? Number(process.env.LMFLOW_HOST_CACHE_MB) * 2 ** 20 : Math.max(2 ** 30, Math.floor(os.totalmem() / 4));
+/** How much larger than its size class a reused buffer may be. */
+const MAX_SLACK = 1.5;
 const cache = new Map<number, ArrayBuffer[]>();
+/** The cache's bucket sizes, ascending (for the smallest fitting one). */
+const sizes: number[] = [];
 let cachedBytes = 0;
 let liveBytes = 0;
 
+/** The byte length of the buffer that serves a request of n bytes. */
+export function sizeClass(n: number): number {
+  // Tiny buffers round up to 64 bytes, so scalars share one bucket.
+  if (n <= 4096) return Math.max(64, Math.ceil(n / 64) * 64);
+  const step = 2 ** (Math.floor(Math.log2(n)) - 3);
+  return Math.ceil(n / step) * step;
+}
+
 export function allocateHost(dtype: DType, length: number): HostArray {
-  // Round tiny buffers up to 64 bytes so scalars share one cache bucket.
-  const bytes = Math.max(64, length * itemSize(dtype));
-  const bucket = cache.get(bytes);
-  let buffer = bucket?.pop();
-  if (buffer) cachedBytes -= bytes;
-  else buffer = new ArrayBuffer(bytes);
-  liveBytes += bytes;
+  const wanted = sizeClass(length * itemSize(dtype));
+  let buffer: ArrayBuffer | undefined;
+  // The first bucket of at least `wanted` bytes, then larger ones within the slack.
+  for (let i = lowerBound(wanted); i < sizes.length && sizes[i]! <= wanted * MAX_SLACK; i++) {
+    buffer = cache.get(sizes[i]!)!.pop();
+    if (buffer) break;
+  }
+  if (buffer) cachedBytes -= buffer.byteLength;
+  else buffer = new ArrayBuffer(wanted);
+  liveBytes += buffer.byteLength;
   return hostArray(dtype, buffer, length);
+}
+
+function lowerBound(bytes: number): number {
+  let lo = 0;
+  let hi = sizes.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sizes[mid]! < bytes) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export function releaseHost(array: HostArray): void {
@@ -34,7 +64,10 @@ export function releaseHost(array: HostArray): void {
   liveBytes -= bytes;
   if (cachedBytes + bytes > limitBytes) return;
   let bucket = cache.get(bytes);
-  if (!bucket) cache.set(bytes, (bucket = []));
+  if (!bucket) {
+    cache.set(bytes, (bucket = []));
+    sizes.splice(lowerBound(bytes), 0, bytes);
+  }
   bucket.push(buffer);
   cachedBytes += bytes;
 }
@@ -42,6 +75,7 @@ export function releaseHost(array: HostArray): void {
 /** Drops every cached buffer (the garbage collector reclaims them). */
 export function emptyHostCache(): void {
   cache.clear();
+  sizes.length = 0;
   cachedBytes = 0;
 }
 

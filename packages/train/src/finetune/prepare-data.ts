@@ -5,7 +5,7 @@
  */
 import type { Runtime, TokenizedSample } from '@lmflow/core';
 import { IGNORE_INDEX } from '@lmflow/core';
-import { describeDataset, loadDataset, packSamples, tokenizeDataset, type Tokenizer } from '@lmflow/data';
+import { describeDataset, groupTexts, loadDataset, packSamples, tokenizeDataset, type Tokenizer } from '@lmflow/data';
 import { epochPermutation } from '../random/data-order.js';
 
 export interface DataConfig {
@@ -16,6 +16,8 @@ export interface DataConfig {
   train_on_prompt: boolean;
   add_eos: boolean;
   packing: boolean;
+  /** false: samples concatenated and cut into exact block_size blocks (groupTexts). */
+  disable_group_texts?: boolean;
   seed: number;
 }
 
@@ -28,6 +30,10 @@ export interface PreparedData {
 
 export async function prepareData(config: DataConfig, tokenizer: Tokenizer, blockSize: number, options: { runtime?: Runtime; onWarning: (message: string) => void }): Promise<PreparedData> {
   const summary: string[] = [];
+  const grouping = config.disable_group_texts === false;
+  if (grouping && config.packing) {
+    throw new Error('--packing and --disable_group_texts false are two ways to fill blocks (whole samples with attention kept inside each, or one stream cut every block_size tokens); choose one');
+  }
   const tokenize = async (path: string, role: string) => {
     const dataset = await loadDataset(path, options.runtime ? { runtime: options.runtime } : {});
     summary.push(`${role}: ${describeDataset(dataset)}`);
@@ -35,13 +41,22 @@ export async function prepareData(config: DataConfig, tokenizer: Tokenizer, bloc
       throw new Error(`--${role === 'train' ? 'dataset_path' : 'eval_dataset_path'} ${path}: a ${dataset.type} dataset is for alignment (DPO, reward models, RAFT), not for finetuning; use text_only, text2text or conversation data`);
     }
     const samples = await tokenizeDataset(dataset, tokenizer, {
-      blockSize,
+      // Grouping cuts the whole stream into blocks itself: no sample is truncated first.
+      ...(grouping ? {} : { blockSize }),
       trainOnPrompt: config.train_on_prompt,
       addEos: config.add_eos,
       onWarning: options.onWarning,
       ...(config.conversation_template !== undefined ? { conversationTemplate: config.conversation_template } : {}),
       ...(options.runtime ? { runtime: options.runtime } : {}),
     });
+    if (grouping) {
+      const blocks = groupTexts(samples, blockSize);
+      if (blocks.length === 0) {
+        const total = samples.reduce((n, s) => n + s.inputIds.length, 0);
+        throw new Error(`--${role === 'train' ? 'dataset_path' : 'eval_dataset_path'} ${path}: ${total} tokens in all, fewer than one block of --block_size ${blockSize} (--disable_group_texts false keeps only full blocks)`);
+      }
+      return blocks;
+    }
     return config.packing ? packSamples(samples, blockSize) : samples;
   };
 
@@ -66,7 +81,7 @@ export async function prepareData(config: DataConfig, tokenizer: Tokenizer, bloc
   if (trainTokens === 0) {
     throw new Error(`--dataset_path ${config.dataset_path}: no sample has a token to learn after tokenization (all labels masked: is --block_size too small for the prompts, or is every conversation missing an assistant reply?)`);
   }
-  summary.push(`train: ${train.length} samples, ${trainTokens.toLocaleString('en-US')} tokens to learn${config.packing ? ` (packed into blocks of ${blockSize})` : ''}`);
+  summary.push(`train: ${train.length} samples, ${trainTokens.toLocaleString('en-US')} tokens to learn${config.packing ? ` (packed into blocks of ${blockSize})` : grouping ? ` (grouped into blocks of ${blockSize})` : ''}`);
   if (evalSamples) summary.push(`eval: ${evalSamples.length} samples, ${labeled(evalSamples).toLocaleString('en-US')} tokens scored`);
   return { train, eval: evalSamples, summary };
 }
