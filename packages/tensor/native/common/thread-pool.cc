@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -167,9 +168,17 @@ class Pool {
 
   void loop(int index, uint64_t seen) {
     for (;;) {
-      // Spin a little (~tens of microseconds) before blocking.
-      int spins = 0;
-      while (generation_.load(std::memory_order_acquire) == seen && spins < 20000) ++spins;
+      // Spin before blocking, for kSpin: decoding posts a job every few tens of microseconds
+      // (one per weight product, other ops in between), and a worker asleep in the condition
+      // variable wakes too late to share it (the caller, which starts at once, then reads the
+      // weight alone at one core's bandwidth).
+      const auto until = std::chrono::steady_clock::now() + kSpin;
+      for (int spins = 0; generation_.load(std::memory_order_acquire) == seen; ++spins) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#endif
+        if ((spins & 63) == 63 && std::chrono::steady_clock::now() > until) break;
+      }
       if (generation_.load(std::memory_order_acquire) == seen) {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
@@ -190,6 +199,7 @@ class Pool {
     }
   }
 
+  static constexpr std::chrono::microseconds kSpin{300};
   int size_ = 1;
   std::atomic<bool> quit_{false};
   std::mutex busy_;

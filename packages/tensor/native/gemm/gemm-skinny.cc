@@ -164,7 +164,7 @@ void run_range(const Plan& plan, const SkinnyKernels& kernels, int64_t q0, int64
 // something to take over.
 int64_t chunk_blocks(const Plan& plan, const SkinnyKernels& kernels, int64_t blocks) {
   const int64_t qb = q_block(plan, kernels);
-  const int64_t per_chunk_goal = std::max<int64_t>(1, blocks / (8 * static_cast<int64_t>(num_threads())));
+  const int64_t per_chunk_goal = std::max<int64_t>(1, blocks / ((plan.P == 1 ? 3 : 8) * static_cast<int64_t>(num_threads())));
   // Whole 16-column groups per chunk, so no two threads write the same cache line of C when cs == 1.
   const int64_t align = std::max<int64_t>(1, 16 / qb);
   return std::max(align, (per_chunk_goal + align - 1) / align * align);
