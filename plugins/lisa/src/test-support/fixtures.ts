@@ -3,33 +3,16 @@
  * a small random GPT-2 with stories260K's tokenizer, alpaca demo samples, and finetune
  * configs resolved from flags as the CLI resolves them.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { resolveConfig } from '@lmflow/core';
-import { convertDataset, writeDataset } from '@lmflow/data';
 import { fromHostArray, type Tensor } from '@lmflow/tensor';
+import { stories260K } from '@lmflow/test-utils';
 import { saveSafetensors } from '@lmflow/models';
 import { finetuneOptionGroups } from '@lmflow/train';
 import { lisaOptions } from '../lisa-options.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-const shared = path.resolve(repoRoot, '../shared');
-export const stories260K = path.join(shared, 'models/stories260K');
-
-export function tempDir(prefix: string): string {
-  return mkdtempSync(path.join(os.tmpdir(), `lmflow-${prefix}-`));
-}
-
-export async function alpacaSubset(dir: string, count: number): Promise<string> {
-  const dataset = await convertDataset(path.join(shared, 'data/alpaca_en_demo.json'), { from: 'alpaca', to: 'text2text' });
-  dataset.instances = dataset.instances.slice(0, count);
-  dataset.origins = dataset.origins.slice(0, count);
-  const file = path.join(dir, 'alpaca.json');
-  await writeDataset(dataset, file);
-  return file;
-}
+export { alpacaSubset, stories260K, tempDir } from '@lmflow/test-utils';
 
 export function finetuneConfig(argv: string[]): Record<string, unknown> {
   return resolveConfig([...finetuneOptionGroups, lisaOptions], { argv }) as Record<string, unknown>;

@@ -3,35 +3,17 @@
  * alpaca demo samples as an LMFlow text2text file, a finetune config resolved as the CLI
  * resolves flags, and a larger random Llama that borrows stories260K's tokenizer.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { resolveConfig } from '@lmflow/core';
-import { convertDataset, writeDataset } from '@lmflow/data';
 import { fromHostArray, type Tensor } from '@lmflow/tensor';
+import { stories260K } from '@lmflow/test-utils';
 import { saveSafetensors } from '@lmflow/models';
 import { finetuneOptionGroups } from '@lmflow/train';
 import { loraOptions } from '@lmflow/plugin-lora';
 import { qloraOptions } from '../qlora-options.js';
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-export const shared = path.resolve(repoRoot, '../shared');
-export const stories260K = path.join(shared, 'models/stories260K');
-
-export function tempDir(prefix: string): string {
-  return mkdtempSync(path.join(os.tmpdir(), `lmflow-${prefix}-`));
-}
-
-/** The first `count` alpaca demo instances as an LMFlow text2text file; returns its path. */
-export async function alpacaSubset(dir: string, count: number): Promise<string> {
-  const dataset = await convertDataset(path.join(shared, 'data/alpaca_en_demo.json'), { from: 'alpaca', to: 'text2text' });
-  dataset.instances = dataset.instances.slice(0, count);
-  dataset.origins = dataset.origins.slice(0, count);
-  const file = path.join(dir, 'alpaca.json');
-  await writeDataset(dataset, file);
-  return file;
-}
+export { alpacaSubset, repoRoot, shared, stories260K, tempDir } from '@lmflow/test-utils';
 
 export const qloraFinetuneGroups = [...finetuneOptionGroups, loraOptions, qloraOptions] as const;
 
