@@ -12,7 +12,7 @@
 #               command: "bash tools/gpu/run-on-device.sh"
 #
 # GPU_STAGES picks what runs (default "test bench"; also "attention" and "matmul": kernel times
-# beside PyTorch, "ncu": Nsight Compute sections of the attention kernels, and "profile": the
+# beside PyTorch, "ncu": Nsight Compute sections (NCU_KERNELS, NCU_SECTIONS, NCU_METRICS) of the attention kernels, and "profile": the
 # LoRA run's GPU time by op, after a bench stage saved its model). Each stage has
 # its own time limit, so one hang does not cost the others. Logs go to $OUT.
 set -uo pipefail
@@ -34,9 +34,10 @@ for stage in ${GPU_STAGES:-test bench}; do
     attention) timeout 120 bash .device/run.sh $ts tools/gpu/profile-attention.ts 2>&1 | tee "$out/attention.log" ;;
     ncu)
       ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-      for kernel in forward dq dkv; do
+      sections=${NCU_SECTIONS:-SpeedOfLight Occupancy WarpStateStats ComputeWorkloadAnalysis}
+      for kernel in ${NCU_KERNELS:-forward dq dkv}; do
         ATTENTION_ITERATIONS=2 NO_TORCH=1 timeout 120 bash .device/run.sh "$ncu" -k "regex:attention_${kernel}_mma" --launch-count 1 \
-          --section SpeedOfLight --section Occupancy --section WarpStateStats --section ComputeWorkloadAnalysis \
+          $(printf -- '--section %s ' $sections) ${NCU_METRICS:+--metrics "$NCU_METRICS"} \
           $ts tools/gpu/profile-attention.ts 2>&1 | tee "$out/ncu-$kernel.log"
       done ;;
     matmul)

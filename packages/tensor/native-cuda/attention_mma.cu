@@ -1,12 +1,14 @@
 // FlashAttention-2 on tensor cores (mma.sync, see mma.cuh) for bf16/f16 with head dims 64 and
 // 128: forward, and a backward in two passes that need no atomics (dq over query tiles; dk, dv
-// over key tiles). A block is 4 warps; each warp owns 16 rows and keeps its scores,
-// probabilities and outputs in registers. The tiles it multiplies by (K, V in the forward and
-// dq; Q, dO in dk/dv) stream through shared memory row-major, copied asynchronously (cp.async)
-// into one buffer while the other is computed on; ldmatrix (.trans where a product reduces
-// over the rows) reads them as fragments, so nothing is ever transposed in memory. Scores stay
-// in f32; probabilities enter the second product rounded to the input type, as in
-// FlashAttention. Rows padded by 8 halves make every ldmatrix free of bank conflicts.
+// over key tiles). A block is 4 warps; each warp owns 16 (or 16 * MT) rows and keeps its
+// scores, probabilities and outputs in registers. The tiles it multiplies by (K, V in the
+// forward and dq; Q, dO in dk/dv) stream through shared memory row-major, copied
+// asynchronously (cp.async) into one buffer while the other is computed on; ldmatrix (.trans
+// where a product reduces over the rows) reads them as fragments, so nothing is ever
+// transposed in memory. Scores stay in f32; probabilities enter the second product rounded to
+// the input type, as in FlashAttention. Rows padded by 8 halves make every ldmatrix free of
+// bank conflicts. The tile shapes per head dim are at the end (ForwardTiles, ...).
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
@@ -15,13 +17,14 @@
 #include "attention.cuh"
 #include "device.cuh"
 #include "mma.cuh"
+#include "profile.h"
 
 namespace lmcuda {
 namespace {
 
 constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
-constexpr int kTile = 64;  // query rows of a block (16 per warp); keys per tile
+constexpr int kTile = 64;  // keys of a dk/dv block (16 per warp)
 constexpr int kPad = 8;
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
@@ -47,14 +50,44 @@ __device__ __forceinline__ float2 unpack_pair<__half>(const __half* p) {
 }
 
 // Queues the copy of rows t0..t0+ROWS-1 of head h (zeros past n) into dst (row stride D + kPad).
+// Each thread copies one fixed 16-byte column chunk of every (kThreads / (D / 8))-th row, so
+// its addresses are computed once and stepped; only a tile that runs past n checks each row.
 template <typename T, int D, int ROWS>
 __device__ __forceinline__ void copy_rows_async(const View& x, int64_t b, int64_t h, int64_t t0, int64_t n, T* dst) {
-  for (int e = threadIdx.x; e < ROWS * (D / 8); e += kThreads) {
-    const int j = e / (D / 8), i8 = (e % (D / 8)) * 8;
-    const int64_t t = t0 + j;
-    const bool valid = t >= 0 && t < n;
-    cp_async_16(dst + j * (D + kPad) + i8, valid ? row_in<T>(x, b, t, h) + i8 : reinterpret_cast<const T*>(x.ptr), valid);
+  constexpr int CHUNKS = D / 8, STEP = kThreads / CHUNKS;
+  static_assert(kThreads % CHUNKS == 0 && ROWS % STEP == 0, "a row's chunks divide the block, its passes the rows");
+  const int j0 = threadIdx.x / CHUNKS, i8 = (threadIdx.x % CHUNKS) * 8;
+  const int64_t stride = x.strides[1];
+  const T* src = reinterpret_cast<const T*>(x.ptr) + (x.offset + b * x.strides[0] + h * x.strides[2] + i8);
+  T* out = dst + j0 * (D + kPad) + i8;
+  if (t0 >= 0 && t0 + ROWS <= n) {
+    const T* p = src + (t0 + j0) * stride;
+#pragma unroll
+    for (int r = 0; r < ROWS / STEP; r++) cp_async_16(out + r * STEP * (D + kPad), p + r * STEP * stride, true);
+  } else {
+#pragma unroll
+    for (int r = 0; r < ROWS / STEP; r++) {
+      const int64_t t = t0 + j0 + r * STEP;
+      const bool valid = t >= 0 && t < n;
+      cp_async_16(out + r * STEP * (D + kPad), valid ? src + t * stride : src, valid);
+    }
   }
+}
+
+// op (max, sum) over this lane's 2 NB scores of row i (0 or 1) of a 16-row m-tile, as a tree:
+// depth log2(2 NB) instead of a chain of 2 NB dependent instructions, whose latency two warps
+// per scheduler cannot hide. (The caller combines the row's four lanes.)
+template <int NB, typename Op>
+__device__ __forceinline__ float row_reduce(const float (&s)[NB][4], int i, Op&& op) {
+  float t[NB];
+#pragma unroll
+  for (int j = 0; j < NB; j++) t[j] = op(s[j][2 * i], s[j][2 * i + 1]);
+#pragma unroll
+  for (int w = NB / 2; w >= 1; w /= 2) {
+#pragma unroll
+    for (int j = 0; j < w; j++) t[j] = op(t[j], t[j + w]);
+  }
+  return t[0];
 }
 
 // Whether key s is visible from query t (segment ids qs, ks).
@@ -78,50 +111,186 @@ __device__ __forceinline__ void load_rows_a(uint32_t f[KD][4], const View& x, in
   }
 }
 
-// acc[0..NT) += A @ B over k0..k0+15, B(k, n) = X[n][k] (rows of X are the n index).
-template <typename T, int NT>
-__device__ __forceinline__ void mma_rows_n(float acc[][4], const uint32_t a[4], const T* x, int stride, int k0, int lane) {
+// acc[m][0..NT) += A_m @ B over k0..k0+15 for each of the MT m-tiles, B(k, n) = X[n][k] (rows
+// of X are the n index). Each B fragment read from shared memory feeds all MT products.
+template <typename T, int MT, int NT>
+__device__ __forceinline__ void mma_rows_n(float acc[][NT][4], const uint32_t a[][4], const T* x, int stride, int k0, int lane) {
 #pragma unroll
   for (int j = 0; j < NT; j += 2) {
     uint32_t bb[4];
     ldsm_b_rows_n(bb, x, stride, j, k0, lane);
-    mma_16816<T>(acc[j], a, bb[0], bb[1]);
-    mma_16816<T>(acc[j + 1], a, bb[2], bb[3]);
+#pragma unroll
+    for (int m = 0; m < MT; m++) {
+      mma_16816<T>(acc[m][j], a[m], bb[0], bb[1]);
+      mma_16816<T>(acc[m][j + 1], a[m], bb[2], bb[3]);
+    }
   }
 }
-// acc[0..NT) += A @ B over k0..k0+15, B(k, n) = X[k][n] (rows of X are the k index).
-template <typename T, int NT>
-__device__ __forceinline__ void mma_rows_k(float acc[][4], const uint32_t a[4], const T* x, int stride, int k0, int lane) {
+// The same where B(k, n) = X[k][n] (rows of X are the k index).
+template <typename T, int MT, int NT>
+__device__ __forceinline__ void mma_rows_k(float acc[][NT][4], const uint32_t a[][4], const T* x, int stride, int k0, int lane) {
 #pragma unroll
   for (int n = 0; n < NT; n += 2) {
     uint32_t bb[4];
     ldsm_b_rows_k(bb, x, stride, n, k0, lane);
-    mma_16816<T>(acc[n], a, bb[0], bb[1]);
-    mma_16816<T>(acc[n + 1], a, bb[2], bb[3]);
+#pragma unroll
+    for (int m = 0; m < MT; m++) {
+      mma_16816<T>(acc[m][n], a[m], bb[0], bb[1]);
+      mma_16816<T>(acc[m][n + 1], a[m], bb[2], bb[3]);
+    }
   }
 }
 
-template <int N>
-__device__ __forceinline__ void zero(float acc[N][4]) {
+template <int M, int N>
+__device__ __forceinline__ void zero(float (&acc)[M][N][4]) {
 #pragma unroll
-  for (int j = 0; j < N; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+  for (int m = 0; m < M; m++) {
+#pragma unroll
+    for (int j = 0; j < N; j++) acc[m][j][0] = acc[m][j][1] = acc[m][j][2] = acc[m][j][3] = 0.f;
+  }
 }
 
-template <int D>
-constexpr size_t forward_smem(size_t item) {
-  return 2 * 2 * kTile * (D + kPad) * item + 2 * kTile * sizeof(int);
+// The left operand of a warp's products: MT m-tiles of 16 rows (rows m*16.. of the warp's
+// 16*MT), 4 warps to a block of BM rows. Its fragments stay in registers (REG), loaded once
+// from global memory, or the block's rows sit in shared memory and ldmatrix reads each
+// fragment when it is used: fewer registers, which is what lets a warp own more rows.
+template <typename T, int D, int MT, bool REG>
+struct RowOperand {
+  static constexpr int KD = D / 16;
+  uint32_t f[REG ? MT : 1][REG ? KD : 1][4];
+  const T* sm;
+
+  // Rows row0..row0+BM-1 of head h (zeros past n); rows[m] are this lane's two rows of m-tile m.
+  // The shared-memory copy is queued with cp.async and lands with the next committed group.
+  __device__ __forceinline__ void load(const View& x, int64_t b, int64_t h, int64_t row0, const int64_t rows[][2], int64_t n, int c, T* smem) {
+    if constexpr (REG) {
+#pragma unroll
+      for (int m = 0; m < MT; m++) load_rows_a<T, KD>(f[m], x, b, h, rows[m], n, c);
+    } else {
+      copy_rows_async<T, D, kWarps * 16 * MT>(x, b, h, row0, n, smem);
+      sm = smem;
+    }
+  }
+  // The A fragments of columns kk*16..kk*16+15 for the warp's MT m-tiles.
+  __device__ __forceinline__ void frags(uint32_t a[][4], int kk, int warp, int lane) const {
+#pragma unroll
+    for (int m = 0; m < MT; m++) {
+      if constexpr (REG) {
+#pragma unroll
+        for (int i = 0; i < 4; i++) a[m][i] = f[m][kk][i];
+      } else {
+        ldsm_a(a[m], sm, D + kPad, (warp * MT + m) * 16, kk * 16, lane);
+      }
+    }
+  }
+};
+
+// The tile shape of a query-tile kernel (forward, dq): MT m-tiles of 16 query rows per warp
+// (a block has BM = 64 * MT rows), key tiles of BN rows streaming through shared memory, and
+// the warp's query-side operands (Q; also dO in dq) in registers or shared memory (REG).
+template <int D_, int MT_, int BN_, bool REG_, int MINB_ = 1>
+struct QTiles {
+  static constexpr int D = D_, MT = MT_, BN = BN_, BM = kWarps * 16 * MT_;
+  static constexpr bool REG = REG_;
+  static constexpr int MINB = MINB_;  // blocks per SM the registers must allow (__launch_bounds__)
+};
+
+// A warp's range of segment ids (packed samples). The kernels take SEG (d.has_seg) as a template
+// argument, so that without segments they keep no segment state in registers (at head dim 128
+// they have none to spare: one more live value spilled and cost 20%). Comparing the ranges of a warp's rows and of
+// a tile's keys tells, before any product, that no key of the tile is in a segment of any row
+// (the warp skips the tile: with samples of a few hundred tokens packed into rows of a
+// thousand, most causal tiles are such) or that all of them share one segment (no
+// per-element mask).
+struct SegRange {
+  int lo, hi;
+};
+__device__ __forceinline__ SegRange warp_range(int lo, int hi) {
+  return {__reduce_min_sync(0xffffffffu, lo), __reduce_max_sync(0xffffffffu, hi)};
+}
+// The range of n (<= 64) segment ids in shared memory.
+__device__ __forceinline__ SegRange tile_range(const int* seg, int n, int lane) {
+  int lo = INT_MAX, hi = INT_MIN;
+  for (int j = lane; j < n; j += 32) lo = min(lo, seg[j]), hi = max(hi, seg[j]);
+  return warp_range(lo, hi);
+}
+__device__ __forceinline__ bool disjoint(SegRange a, SegRange b) { return a.hi < b.lo || a.lo > b.hi; }
+__device__ __forceinline__ bool one_segment(SegRange a, SegRange b) { return a.lo == a.hi && b.lo == b.hi && a.lo == b.lo; }
+
+// Where a query-tile block works: rows q0..q0+BM-1 of query head h of batch b, key tiles
+// 0..tiles-1 of kv head hk. A warp owns rows w0..w0+16*MT-1; rows[m] are its lane's two rows
+// of m-tile m.
+template <int MT>
+struct QueryBlock {
+  int64_t q0, w0, b, h, hk, shift, tiles;
+  int64_t rows[MT][2];
+  int qsg[MT][2];
+  SegRange seg;  // of the warp's rows before T (with segments)
+};
+
+// grid: (ceil(T / BM), B * Hq), last query tile first (under a causal mask it has the most keys).
+// Called by every lane of a warp (the segment range is a warp reduction).
+template <typename C, bool SEG>
+__device__ __forceinline__ QueryBlock<C::MT> query_block(const AttnDims& d, const View& qseg, int warp, int g) {
+  QueryBlock<C::MT> qb;
+  qb.q0 = (gridDim.x - 1 - blockIdx.x) * static_cast<int64_t>(C::BM);
+  qb.w0 = qb.q0 + warp * C::MT * 16;
+  qb.b = blockIdx.y / d.Hq;
+  qb.h = blockIdx.y % d.Hq;
+  qb.hk = qb.h / (d.Hq / d.Hkv);
+  qb.shift = d.S - d.T;
+  const int64_t last_t = min(d.T - 1, qb.q0 + C::BM - 1);
+  const int64_t s_end = d.causal ? min(d.S, last_t + qb.shift + 1) : d.S;
+  qb.tiles = s_end > 0 ? (s_end + C::BN - 1) / C::BN : 0;
+#pragma unroll
+  for (int m = 0; m < C::MT; m++) {
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+      qb.rows[m][i] = qb.w0 + m * 16 + g + 8 * i;
+      qb.qsg[m][i] = SEG && qb.rows[m][i] < d.T ? seg_at(qseg, qb.b, qb.rows[m][i]) : -1;
+    }
+  }
+  int lo = INT_MAX, hi = INT_MIN;
+#pragma unroll
+  for (int m = 0; m < C::MT; m++) {
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+      if (qb.rows[m][i] < d.T) lo = min(lo, qb.qsg[m][i]), hi = max(hi, qb.qsg[m][i]);
+    }
+  }
+  qb.seg = SEG ? warp_range(lo, hi) : SegRange{0, 0};
+  return qb;
 }
 
-// Queues key tile it (64 keys) of K and V, and its segment ids, into buffer it % 2.
-template <typename T, int D>
+// Whether key tile s0..s0+BN-1 (segments ks) is wholly visible to every row of the warp (no
+// per-element mask), and whether it is wholly invisible to it (the warp skips it: under a causal
+// mask the warps of a block near the diagonal see different numbers of keys, its rows are past
+// T, or no key shares a segment with its rows).
+template <typename C, bool SEG>
+__device__ __forceinline__ bool tile_whole(const AttnDims& d, const QueryBlock<C::MT>& qb, int64_t s0, SegRange ks) {
+  return (!SEG || one_segment(qb.seg, ks)) && s0 + C::BN <= d.S && qb.w0 + C::MT * 16 <= d.T &&
+         (!d.causal || s0 + C::BN - 1 <= qb.w0 + qb.shift);
+}
+template <typename C, bool SEG>
+__device__ __forceinline__ bool tile_hidden(const AttnDims& d, const QueryBlock<C::MT>& qb, int64_t s0, SegRange ks) {
+  return qb.w0 >= d.T || (d.causal && s0 > qb.w0 + C::MT * 16 - 1 + qb.shift) || (SEG && disjoint(qb.seg, ks));
+}
+
+template <typename T, typename C>
+constexpr size_t qtile_smem(int row_operands) {
+  return ((C::REG ? 0 : row_operands * C::BM) + 4 * C::BN) * (C::D + kPad) * sizeof(T) + 2 * C::BN * sizeof(int);
+}
+
+// Queues key tile it (BN keys) of K and V, and its segment ids, into buffer it % 2.
+template <typename T, int D, int BN>
 __device__ __forceinline__ void issue_kv_tile(const View& k, const View& v, const View& kseg, const AttnDims& d, int64_t b, int64_t hk,
                                               int64_t it, T* kbuf, T* vbuf, int* kseg_buf) {
-  constexpr int TILE = kTile * (D + kPad);
+  constexpr int TILE = BN * (D + kPad);
   const int buf = static_cast<int>(it & 1);
-  const int64_t s0 = it * kTile;
-  copy_rows_async<T, D, kTile>(k, b, hk, s0, d.S, kbuf + buf * TILE);
-  copy_rows_async<T, D, kTile>(v, b, hk, s0, d.S, vbuf + buf * TILE);
-  if (threadIdx.x < kTile) kseg_buf[buf * kTile + threadIdx.x] = d.has_seg && s0 + threadIdx.x < d.S ? seg_at(kseg, b, s0 + threadIdx.x) : 0;
+  const int64_t s0 = it * BN;
+  copy_rows_async<T, D, BN>(k, b, hk, s0, d.S, kbuf + buf * TILE);
+  copy_rows_async<T, D, BN>(v, b, hk, s0, d.S, vbuf + buf * TILE);
+  if (threadIdx.x < BN) kseg_buf[buf * BN + threadIdx.x] = d.has_seg && s0 + threadIdx.x < d.S ? seg_at(kseg, b, s0 + threadIdx.x) : 0;
   cp_async_commit();
 }
 
@@ -138,100 +307,114 @@ __device__ __forceinline__ void next_tile(int64_t it, int64_t tiles, F&& issue) 
   __syncthreads();
 }
 
-// grid: (ceil(T / 64), B * Hq), last query tile first (under a causal mask it has the most keys).
-template <typename T, int D>
-__global__ void __launch_bounds__(kThreads) attention_forward_mma_kernel(View q, View k, View v, View out, float* lse, View qseg,
+// One key tile of the online softmax for a 16-row m-tile: scales and masks the scores s in
+// place (log2 units), turns them into probabilities against the new running max, and rescales
+// the running max m, sum l and output o of the lane's two rows.
+template <int NB, int ND, typename Visible>
+__device__ __forceinline__ void softmax_step(float (&s)[NB][4], float (&m)[2], float (&l)[2], float (&o)[ND][4], float sl, int c,
+                                             Visible&& visible) {
+#pragma unroll
+  for (int j = 0; j < NB; j++) {
+#pragma unroll
+    for (int e = 0; e < 4; e++) s[j][e] = visible(e >> 1, j * 8 + 2 * c + (e & 1)) ? s[j][e] * sl : -INFINITY;
+  }
+  const auto max_op = [](float a, float b) { return fmaxf(a, b); };
+  const auto sum_op = [](float a, float b) { return a + b; };
+  float corr[2], base[2];
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    float mx = row_reduce<NB>(s, i, max_op);
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    const float mn = fmaxf(m[i], mx);
+    base[i] = mn == -INFINITY ? 0.f : mn;  // a row that sees nothing yet keeps p = 0
+    corr[i] = ex2_ftz(m[i] - base[i]);
+    m[i] = mn;
+  }
+#pragma unroll
+  for (int j = 0; j < NB; j++) {
+#pragma unroll
+    for (int e = 0; e < 4; e++) s[j][e] = ex2_ftz(s[j][e] - base[e >> 1]);
+  }
+#pragma unroll
+  for (int i = 0; i < 2; i++) l[i] = l[i] * corr[i] + row_reduce<NB>(s, i, sum_op);
+#pragma unroll
+  for (int n = 0; n < ND; n++) {
+    o[n][0] *= corr[0];
+    o[n][1] *= corr[0];
+    o[n][2] *= corr[1];
+    o[n][3] *= corr[1];
+  }
+}
+
+template <typename T, typename C, bool SEG>
+__global__ void __launch_bounds__(kThreads, C::MINB) attention_forward_mma_kernel(View q, View k, View v, View out, float* lse, View qseg,
                                                                          View kseg, AttnDims d) {
-  constexpr int KS = D + kPad, KD = D / 16, ND = D / 8, TILE = kTile * KS;
+  constexpr int D = C::D, MT = C::MT, BN = C::BN, KS = D + kPad, KD = D / 16, ND = D / 8, NB = BN / 8, TILE = BN * KS;
   extern __shared__ __align__(16) unsigned char smem[];
-  T* kbuf = reinterpret_cast<T*>(smem);
+  T* qsm = reinterpret_cast<T*>(smem);
+  T* kbuf = qsm + (C::REG ? 0 : C::BM * KS);
   T* vbuf = kbuf + 2 * TILE;
   int* kseg_buf = reinterpret_cast<int*>(vbuf + 2 * TILE);
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
-  const int64_t q0 = (gridDim.x - 1 - blockIdx.x) * static_cast<int64_t>(kTile);
-  const int64_t b = blockIdx.y / d.Hq, h = blockIdx.y % d.Hq, hk = h / (d.Hq / d.Hkv);
-  const int64_t rows[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
-  const int64_t shift = d.S - d.T;
-  const int64_t last_t = min(d.T - 1, q0 + kTile - 1);
-  const int64_t s_end = d.causal ? min(d.S, last_t + shift + 1) : d.S;
-  const int64_t tiles = s_end > 0 ? (s_end + kTile - 1) / kTile : 0;
-  auto issue = [&](int64_t it) { issue_kv_tile<T, D>(k, v, kseg, d, b, hk, it, kbuf, vbuf, kseg_buf); };
-  if (tiles > 0) issue(0);
-  uint32_t qf[KD][4];
-  load_rows_a<T, KD>(qf, q, b, h, rows, d.T, c);
-  int qsg[2];
-  for (int i = 0; i < 2; i++) qsg[i] = d.has_seg && rows[i] < d.T ? seg_at(qseg, b, rows[i]) : -1;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
-  float o[ND][4];
-  zero<ND>(o);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, c = lane & 3;
+  const QueryBlock<MT> qb = query_block<C, SEG>(d, qseg, warp, lane >> 2);
+  auto issue = [&](int64_t it) { issue_kv_tile<T, D, BN>(k, v, kseg, d, qb.b, qb.hk, it, kbuf, vbuf, kseg_buf); };
+  RowOperand<T, D, MT, C::REG> qa;
+  qa.load(q, qb.b, qb.h, qb.q0, qb.rows, d.T, c, qsm);  // a shared-memory copy lands with tile 0
+  if (qb.tiles > 0) issue(0);
+  float m[MT][2], l[MT][2], o[MT][ND][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; mt++) m[mt][0] = m[mt][1] = -INFINITY, l[mt][0] = l[mt][1] = 0.f;
+  zero(o);
   const float sl = d.scale * kLog2e;  // scores in log2 units: exp2 instead of exp
-  for (int64_t it = 0; it < tiles; it++) {
-    next_tile(it, tiles, issue);
+  for (int64_t it = 0; it < qb.tiles; it++) {
+    next_tile(it, qb.tiles, issue);
+    const int64_t s0 = it * BN;
     const int buf = static_cast<int>(it & 1);
-    const T* ks = kbuf + buf * TILE;
-    const T* vs = vbuf + buf * TILE;
-    const int* kseg_s = kseg_buf + buf * kTile;
-    const int64_t s0 = it * kTile;
-    float s[8][4];
-    zero<8>(s);
+    const int* kseg_s = kseg_buf + buf * BN;
+    const SegRange kr = SEG ? tile_range(kseg_s, BN, lane) : SegRange{0, 0};
+    if (!tile_hidden<C, SEG>(d, qb, s0, kr)) {
+      const T* ks = kbuf + buf * TILE;
+      const T* vs = vbuf + buf * TILE;
+      float s[MT][NB][4];
+      zero(s);
 #pragma unroll
-    for (int kk = 0; kk < KD; kk++) mma_rows_n<T, 8>(s, qf[kk], ks, KS, kk * 16, lane);
-    // Tiles wholly visible to every row of the block skip the per-element mask.
-    const bool whole = !d.has_seg && s0 + kTile <= d.S && q0 + kTile <= d.T && (!d.causal || s0 + kTile - 1 <= q0 + shift);
-    float mx[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-    for (int j = 0; j < 8; j++) {
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const int kj = j * 8 + 2 * c + (e & 1);
-        const bool ok = whole || sees(d, rows[e >> 1], s0 + kj, qsg[e >> 1], kseg_s[kj]);
-        s[j][e] = ok ? s[j][e] * sl : -INFINITY;
-        mx[e >> 1] = fmaxf(mx[e >> 1], s[j][e]);
+      for (int kk = 0; kk < KD; kk++) {
+        uint32_t a[MT][4];
+        qa.frags(a, kk, warp, lane);
+        mma_rows_n<T, MT, NB>(s, a, ks, KS, kk * 16, lane);
       }
-    }
-    float corr[2], base[2], rs[2] = {0.f, 0.f};
+      const bool whole = tile_whole<C, SEG>(d, qb, s0, kr);
 #pragma unroll
-    for (int i = 0; i < 2; i++) {
-      mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 1));
-      mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 2));
-      const float mn = fmaxf(m[i], mx[i]);
-      base[i] = mn == -INFINITY ? 0.f : mn;  // a row that sees nothing yet keeps p = 0
-      corr[i] = exp2f(m[i] - base[i]);
-      m[i] = mn;
-    }
-#pragma unroll
-    for (int j = 0; j < 8; j++) {
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        s[j][e] = exp2f(s[j][e] - base[e >> 1]);
-        rs[e >> 1] += s[j][e];
+      for (int mt = 0; mt < MT; mt++) {
+        softmax_step<NB, ND>(s[mt], m[mt], l[mt], o[mt], sl, c,
+                             [&](int i, int kj) { return whole || sees(d, qb.rows[mt][i], s0 + kj, qb.qsg[mt][i], kseg_s[kj]); });
       }
-    }
-    for (int i = 0; i < 2; i++) l[i] = l[i] * corr[i] + rs[i];
 #pragma unroll
-    for (int n = 0; n < ND; n++) {
-      o[n][0] *= corr[0];
-      o[n][1] *= corr[0];
-      o[n][2] *= corr[1];
-      o[n][3] *= corr[1];
-    }
+      for (int kk = 0; kk < BN / 16; kk++) {
+        uint32_t a[MT][4];
 #pragma unroll
-    for (int kk = 0; kk < kTile / 16; kk++) {
-      uint32_t a[4];
-      acc_to_a<T>(a, s[2 * kk], s[2 * kk + 1]);
-      mma_rows_k<T, ND>(o, a, vs, KS, kk * 16, lane);
+        for (int mt = 0; mt < MT; mt++) acc_to_a<T>(a[mt], s[mt][2 * kk], s[mt][2 * kk + 1]);
+        mma_rows_k<T, MT, ND>(o, a, vs, KS, kk * 16, lane);
+      }
     }
     __syncthreads();  // the next issue overwrites this buffer
   }
-  for (int i = 0; i < 2; i++) {
-    l[i] += __shfl_xor_sync(0xffffffffu, l[i], 1);
-    l[i] += __shfl_xor_sync(0xffffffffu, l[i], 2);
-    if (rows[i] >= d.T) continue;
-    const float inv = l[i] > 0.f ? 1.f / l[i] : 0.f;
-    T* po = row_out<T>(out, b, rows[i], h);
+  if (qb.tiles == 0) cp_async_commit(), cp_async_wait<0>();  // the queued Q (dO) copy
 #pragma unroll
-    for (int n = 0; n < ND; n++) *reinterpret_cast<uint32_t*>(po + n * 8 + 2 * c) = pack_pair<T>(o[n][2 * i] * inv, o[n][2 * i + 1] * inv);
-    if (c == 0) lse[(b * d.Hq + h) * d.T + rows[i]] = l[i] > 0.f ? m[i] * kLn2 + logf(l[i]) : -INFINITY;
+  for (int mt = 0; mt < MT; mt++) {
+    for (int i = 0; i < 2; i++) {
+      float sum = l[mt][i];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const int64_t t = qb.rows[mt][i];
+      if (t >= d.T) continue;
+      const float inv = sum > 0.f ? 1.f / sum : 0.f;
+      T* po = row_out<T>(out, qb.b, t, qb.h);
+#pragma unroll
+      for (int n = 0; n < ND; n++) *reinterpret_cast<uint32_t*>(po + n * 8 + 2 * c) = pack_pair<T>(o[mt][n][2 * i] * inv, o[mt][n][2 * i + 1] * inv);
+      if (c == 0) lse[(qb.b * d.Hq + qb.h) * d.T + t] = sum > 0.f ? m[mt][i] * kLn2 + logf(sum) : -INFINITY;
+    }
   }
 }
 
@@ -254,122 +437,146 @@ __global__ void attention_delta_mma_kernel(View out, View dout, float* delta, At
   }
 }
 
-template <int D>
-constexpr size_t dq_smem(size_t item) {
-  return forward_smem<D>(item);
-}
-
-// dq = scale * sum_s dS[t, s] k[s], dS = P * (dO v^T - delta). grid as the forward. K and V
-// tiles stream through shared memory as in the forward (K serves Q K^T and dS K, V dO V^T).
-template <typename T, int D>
-__global__ void __launch_bounds__(kThreads) attention_dq_mma_kernel(View q, View k, View v, const float* lse, const float* delta,
+// dq = scale * sum_s dS[t, s] k[s], dS = P * (dO v^T - delta). Blocks as the forward's. K and
+// V tiles stream through shared memory as in the forward (K serves Q K^T and dS K, V dO V^T).
+template <typename T, typename C, bool SEG>
+__global__ void __launch_bounds__(kThreads, C::MINB) attention_dq_mma_kernel(View q, View k, View v, const float* lse, const float* delta,
                                                                     View dout, View dq, View qseg, View kseg, AttnDims d) {
-  constexpr int KS = D + kPad, KD = D / 16, ND = D / 8, TILE = kTile * KS;
+  constexpr int D = C::D, MT = C::MT, BN = C::BN, KS = D + kPad, KD = D / 16, ND = D / 8, NB = BN / 8, TILE = BN * KS;
   extern __shared__ __align__(16) unsigned char smem[];
-  T* kbuf = reinterpret_cast<T*>(smem);
+  T* qsm = reinterpret_cast<T*>(smem);
+  T* gsm = qsm + (C::REG ? 0 : C::BM * KS);
+  T* kbuf = gsm + (C::REG ? 0 : C::BM * KS);
   T* vbuf = kbuf + 2 * TILE;
   int* kseg_buf = reinterpret_cast<int*>(vbuf + 2 * TILE);
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
-  const int64_t q0 = (gridDim.x - 1 - blockIdx.x) * static_cast<int64_t>(kTile);
-  const int64_t b = blockIdx.y / d.Hq, h = blockIdx.y % d.Hq, hk = h / (d.Hq / d.Hkv);
-  const int64_t rows[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
-  const int64_t shift = d.S - d.T;
-  const int64_t last_t = min(d.T - 1, q0 + kTile - 1);
-  const int64_t s_end = d.causal ? min(d.S, last_t + shift + 1) : d.S;
-  const int64_t tiles = s_end > 0 ? (s_end + kTile - 1) / kTile : 0;
-  auto issue = [&](int64_t it) { issue_kv_tile<T, D>(k, v, kseg, d, b, hk, it, kbuf, vbuf, kseg_buf); };
-  if (tiles > 0) issue(0);
-  uint32_t qf[KD][4], gf[KD][4];
-  load_rows_a<T, KD>(qf, q, b, h, rows, d.T, c);
-  load_rows_a<T, KD>(gf, dout, b, h, rows, d.T, c);
-  int qsg[2];
-  float lse2[2], dl[2];
-  for (int i = 0; i < 2; i++) {
-    const bool in = rows[i] < d.T;
-    qsg[i] = d.has_seg && in ? seg_at(qseg, b, rows[i]) : -1;
-    lse2[i] = in ? lse[(b * d.Hq + h) * d.T + rows[i]] * kLog2e : -INFINITY;
-    dl[i] = in ? delta[(b * d.Hq + h) * d.T + rows[i]] : 0.f;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, c = lane & 3;
+  const QueryBlock<MT> qb = query_block<C, SEG>(d, qseg, warp, lane >> 2);
+  auto issue = [&](int64_t it) { issue_kv_tile<T, D, BN>(k, v, kseg, d, qb.b, qb.hk, it, kbuf, vbuf, kseg_buf); };
+  RowOperand<T, D, MT, C::REG> qa, ga;
+  qa.load(q, qb.b, qb.h, qb.q0, qb.rows, d.T, c, qsm);
+  ga.load(dout, qb.b, qb.h, qb.q0, qb.rows, d.T, c, gsm);
+  if (qb.tiles > 0) issue(0);
+  float lse2[MT][2], dl[MT][2];
+#pragma unroll
+  for (int mt = 0; mt < MT; mt++) {
+    for (int i = 0; i < 2; i++) {
+      const int64_t t = qb.rows[mt][i];
+      const bool in = t < d.T;
+      lse2[mt][i] = in ? lse[(qb.b * d.Hq + qb.h) * d.T + t] * kLog2e : -INFINITY;
+      dl[mt][i] = in ? delta[(qb.b * d.Hq + qb.h) * d.T + t] : 0.f;
+    }
   }
-  float acc[ND][4];
-  zero<ND>(acc);
+  float acc[MT][ND][4];
+  zero(acc);
   const float sl = d.scale * kLog2e;
-  for (int64_t it = 0; it < tiles; it++) {
-    next_tile(it, tiles, issue);
+  for (int64_t it = 0; it < qb.tiles; it++) {
+    next_tile(it, qb.tiles, issue);
+    const int64_t s0 = it * BN;
     const int buf = static_cast<int>(it & 1);
-    const T* ks = kbuf + buf * TILE;
-    const T* vs = vbuf + buf * TILE;
-    const int* kseg_s = kseg_buf + buf * kTile;
-    const int64_t s0 = it * kTile;
-    float s[8][4], dp[8][4];
-    zero<8>(s);
-    zero<8>(dp);
+    const int* kseg_s = kseg_buf + buf * BN;
+    const SegRange kr = SEG ? tile_range(kseg_s, BN, lane) : SegRange{0, 0};
+    if (!tile_hidden<C, SEG>(d, qb, s0, kr)) {
+      const T* ks = kbuf + buf * TILE;
+      const T* vs = vbuf + buf * TILE;
+      float s[MT][NB][4], dp[MT][NB][4];
+      zero(s);
+      zero(dp);
 #pragma unroll
-    for (int kk = 0; kk < KD; kk++) {
-      mma_rows_n<T, 8>(s, qf[kk], ks, KS, kk * 16, lane);
-      mma_rows_n<T, 8>(dp, gf[kk], vs, KS, kk * 16, lane);
-    }
-    const bool whole = !d.has_seg && s0 + kTile <= d.S && q0 + kTile <= d.T && (!d.causal || s0 + kTile - 1 <= q0 + shift);
-#pragma unroll
-    for (int j = 0; j < 8; j++) {
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const int kj = j * 8 + 2 * c + (e & 1), i = e >> 1;
-        const bool ok = lse2[i] != -INFINITY && (whole || sees(d, rows[i], s0 + kj, qsg[i], kseg_s[kj]));
-        const float p = ok ? exp2f(s[j][e] * sl - lse2[i]) : 0.f;
-        s[j][e] = p * (dp[j][e] - dl[i]);
+      for (int kk = 0; kk < KD; kk++) {
+        uint32_t a[MT][4];
+        qa.frags(a, kk, warp, lane);
+        mma_rows_n<T, MT, NB>(s, a, ks, KS, kk * 16, lane);
+        ga.frags(a, kk, warp, lane);
+        mma_rows_n<T, MT, NB>(dp, a, vs, KS, kk * 16, lane);
       }
-    }
+      const bool whole = tile_whole<C, SEG>(d, qb, s0, kr);
 #pragma unroll
-    for (int kk = 0; kk < kTile / 16; kk++) {
-      uint32_t a[4];
-      acc_to_a<T>(a, s[2 * kk], s[2 * kk + 1]);
-      mma_rows_k<T, ND>(acc, a, ks, KS, kk * 16, lane);
+      for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+        for (int j = 0; j < NB; j++) {
+#pragma unroll
+          for (int e = 0; e < 4; e++) {
+            const int kj = j * 8 + 2 * c + (e & 1), i = e >> 1;
+            const bool ok = lse2[mt][i] != -INFINITY && (whole || sees(d, qb.rows[mt][i], s0 + kj, qb.qsg[mt][i], kseg_s[kj]));
+            const float p = ok ? ex2_ftz(s[mt][j][e] * sl - lse2[mt][i]) : 0.f;
+            s[mt][j][e] = p * (dp[mt][j][e] - dl[mt][i]);
+          }
+        }
+      }
+#pragma unroll
+      for (int kk = 0; kk < BN / 16; kk++) {
+        uint32_t a[MT][4];
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++) acc_to_a<T>(a[mt], s[mt][2 * kk], s[mt][2 * kk + 1]);
+        mma_rows_k<T, MT, ND>(acc, a, ks, KS, kk * 16, lane);
+      }
     }
     __syncthreads();
   }
-  for (int i = 0; i < 2; i++) {
-    if (rows[i] >= d.T) continue;
-    T* pq = row_out<T>(dq, b, rows[i], h);
+  if (qb.tiles == 0) cp_async_commit(), cp_async_wait<0>();  // the queued Q (dO) copy
 #pragma unroll
-    for (int n = 0; n < ND; n++) *reinterpret_cast<uint32_t*>(pq + n * 8 + 2 * c) = pack_pair<T>(acc[n][2 * i] * d.scale, acc[n][2 * i + 1] * d.scale);
+  for (int mt = 0; mt < MT; mt++) {
+    for (int i = 0; i < 2; i++) {
+      const int64_t t = qb.rows[mt][i];
+      if (t >= d.T) continue;
+      T* pq = row_out<T>(dq, qb.b, t, qb.h);
+#pragma unroll
+      for (int n = 0; n < ND; n++) {
+        *reinterpret_cast<uint32_t*>(pq + n * 8 + 2 * c) = pack_pair<T>(acc[mt][n][2 * i] * d.scale, acc[mt][n][2 * i + 1] * d.scale);
+      }
+    }
   }
 }
 
-template <int D, int BQ>
-constexpr size_t dkv_smem(size_t item) {
-  return (2 * kTile + 2 * 2 * BQ) * (D + kPad) * item + 2 * BQ * (2 * sizeof(float) + sizeof(int));
+// The tile shape of the dk/dv kernel: query tiles of BQ rows stream past the block's 64 keys;
+// the warp's K and V fragments in registers or re-read from shared memory (REG).
+template <int D_, int BQ_, bool REG_, int MINB_ = 1>
+struct KTiles {
+  static constexpr int D = D_, BQ = BQ_;
+  static constexpr bool REG = REG_;
+  static constexpr int MINB = MINB_;  // blocks per SM the registers must allow (__launch_bounds__)
+};
+
+template <typename T, typename C>
+constexpr size_t dkv_smem() {
+  return ((C::REG ? 0 : 2 * kTile) + 2 * 2 * C::BQ) * (C::D + kPad) * sizeof(T) + 2 * C::BQ * (2 * sizeof(float) + sizeof(int));
 }
 
-// dk = scale * sum_t dS[t, s] q[t], dv = sum_t P[t, s] dO[t], over every query head of the kv
-// head's group. grid: (ceil(S / 64), B * Hkv). Each warp owns 16 keys and works on P^T and dS^T
-// (keys x queries). The block's K and V stay in shared memory; Q and dO tiles of BQ queries
-// stream through it (Q serves K Q^T and dS^T Q; dO serves V dO^T and P^T dO).
-template <typename T, int D, int BQ>
-__global__ void __launch_bounds__(kThreads) attention_dkv_mma_kernel(View q, View k, View v, const float* lse, const float* delta,
-                                                                     View dout, View dk, View dv, View qseg, View kseg, AttnDims d) {
-  constexpr int KS = D + kPad, KD = D / 16, ND = D / 8, NQ = BQ / 8, QTILE = BQ * KS;
+// dk = scale * sum_t dS[t, s] q[t], dv = sum_t P[t, s] dO[t], over the query heads of the kv
+// head's group. grid: (ceil(S / 64), B * Hkv * split): with split > 1 (grouped-query heads)
+// each block takes group / split of the query heads and writes f32 partial sums to partial
+// (two regions, dk then dv, each (B, S, Hkv, split, D)) for attention_dkv_sum_kernel; a block
+// per kv head alone would leave most of the GPU idle (4 x 1024 tokens, 8 kv heads: 512 blocks).
+// Each warp owns 16 keys and works on P^T and dS^T (keys x queries). Q and dO tiles of BQ
+// queries stream through shared memory (Q serves K Q^T and dS^T Q; dO serves V dO^T and P^T dO).
+template <typename T, typename C, bool SEG>
+__global__ void __launch_bounds__(kThreads, C::MINB) attention_dkv_mma_kernel(View q, View k, View v, const float* lse, const float* delta,
+                                                                     View dout, View dk, View dv, float* partial, int split, View qseg,
+                                                                     View kseg, AttnDims d) {
+  constexpr int D = C::D, BQ = C::BQ, KS = D + kPad, KD = D / 16, ND = D / 8, NQ = BQ / 8, QTILE = BQ * KS;
   extern __shared__ __align__(16) unsigned char smem[];
   T* ks = reinterpret_cast<T*>(smem);
-  T* vs = ks + kTile * KS;
-  T* qbuf = vs + kTile * KS;
+  T* vs = ks + (C::REG ? 0 : kTile * KS);
+  T* qbuf = vs + (C::REG ? 0 : kTile * KS);
   T* gbuf = qbuf + 2 * QTILE;
   float* lse_buf = reinterpret_cast<float*>(gbuf + 2 * QTILE);
   float* delta_buf = lse_buf + 2 * BQ;
   int* qseg_buf = reinterpret_cast<int*>(delta_buf + 2 * BQ);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
   const int64_t s_first = blockIdx.x * static_cast<int64_t>(kTile);
-  const int64_t b = blockIdx.y / d.Hkv, hk = blockIdx.y % d.Hkv;
-  const int64_t keys[2] = {s_first + warp * 16 + g, s_first + warp * 16 + g + 8};
-  const int64_t shift = d.S - d.T, group = d.Hq / d.Hkv;
+  const int64_t b = blockIdx.y / (d.Hkv * split), hk = (blockIdx.y / split) % d.Hkv, part = blockIdx.y % split;
+  const int64_t keys[1][2] = {{s_first + warp * 16 + g, s_first + warp * 16 + g + 8}};
+  const int64_t shift = d.S - d.T, heads = d.Hq / d.Hkv / split, h0 = hk * (d.Hq / d.Hkv) + part * heads;
   // Causal: queries before the block's first key minus (S - T) never see it.
   const int64_t t_begin = d.causal ? max(static_cast<int64_t>(0), s_first - shift) : 0;
   const int64_t per_head = t_begin < d.T ? (d.T - t_begin + BQ - 1) / BQ : 0;
-  const int64_t tiles = per_head * group;
-  copy_rows_async<T, D, kTile>(k, b, hk, s_first, d.S, ks);
-  copy_rows_async<T, D, kTile>(v, b, hk, s_first, d.S, vs);
+  const int64_t tiles = per_head * heads;
+  RowOperand<T, D, 1, C::REG> ka, va;
+  ka.load(k, b, hk, s_first, keys, d.S, c, ks);
+  va.load(v, b, hk, s_first, keys, d.S, c, vs);
   auto issue = [&](int64_t it) {
     const int buf = static_cast<int>(it & 1);
-    const int64_t h = hk * group + it / per_head, t0 = t_begin + (it % per_head) * BQ;
+    const int64_t h = h0 + it / per_head, t0 = t_begin + (it % per_head) * BQ;
     copy_rows_async<T, D, BQ>(q, b, h, t0, d.T, qbuf + buf * QTILE);
     copy_rows_async<T, D, BQ>(dout, b, h, t0, d.T, gbuf + buf * QTILE);
     if (threadIdx.x < BQ) {
@@ -377,16 +584,21 @@ __global__ void __launch_bounds__(kThreads) attention_dkv_mma_kernel(View q, Vie
       const bool in = t < d.T;
       lse_buf[buf * BQ + threadIdx.x] = in ? lse[(b * d.Hq + h) * d.T + t] * kLog2e : -INFINITY;
       delta_buf[buf * BQ + threadIdx.x] = in ? delta[(b * d.Hq + h) * d.T + t] : 0.f;
-      qseg_buf[buf * BQ + threadIdx.x] = d.has_seg && in ? seg_at(qseg, b, t) : -2;
+      if (SEG) qseg_buf[buf * BQ + threadIdx.x] = in ? seg_at(qseg, b, t) : -2;
     }
     cp_async_commit();  // the first group carries K and V too
   };
   if (tiles > 0) issue(0);
-  int ksg[2];
-  for (int i = 0; i < 2; i++) ksg[i] = d.has_seg && keys[i] < d.S ? seg_at(kseg, b, keys[i]) : -1;
-  float dka[ND][4], dva[ND][4];
-  zero<ND>(dka);
-  zero<ND>(dva);
+  if (tiles == 0) cp_async_commit(), cp_async_wait<0>();  // the queued K, V copy
+  int ksg[2] = {-1, -1}, lo = INT_MAX, hi = INT_MIN;
+  for (int i = 0; i < 2 && SEG; i++) {
+    if (keys[0][i] < d.S) ksg[i] = seg_at(kseg, b, keys[0][i]), lo = min(lo, ksg[i]), hi = max(hi, ksg[i]);
+  }
+  const SegRange kr = SEG ? warp_range(lo, hi) : SegRange{0, 0};  // of the warp's keys before S
+  const int w_first = static_cast<int>(s_first) + warp * 16;  // the warp's first key (S < 2^31)
+  float dka[1][ND][4], dva[1][ND][4];
+  zero(dka);
+  zero(dva);
   const float sl = d.scale * kLog2e;
   for (int64_t it = 0; it < tiles; it++) {
     next_tile(it, tiles, issue);
@@ -397,49 +609,84 @@ __global__ void __launch_bounds__(kThreads) attention_dkv_mma_kernel(View q, Vie
     const float* delta_s = delta_buf + buf * BQ;
     const int* qseg_s = qseg_buf + buf * BQ;
     const int64_t t0 = t_begin + (it % per_head) * BQ;
-    float st[NQ][4], dpt[NQ][4];
-    zero<NQ>(st);
-    zero<NQ>(dpt);
+    // Skipped by the warp: queries before its first key (causal), past T, or in other segments.
+    const SegRange qr = SEG ? tile_range(qseg_s, BQ, lane) : SegRange{0, 0};
+    if (w_first >= d.S || (d.causal && t0 + BQ - 1 + shift < w_first) || (SEG && disjoint(qr, kr))) {
+      __syncthreads();
+      continue;
+    }
+    float st[1][NQ][4], dpt[1][NQ][4];
+    zero(st);
+    zero(dpt);
 #pragma unroll
     for (int kk = 0; kk < KD; kk++) {
-      uint32_t ak[4], av[4];
-      ldsm_a(ak, ks, KS, warp * 16, kk * 16, lane);
-      ldsm_a(av, vs, KS, warp * 16, kk * 16, lane);
-      mma_rows_n<T, NQ>(st, ak, qs, KS, kk * 16, lane);
-      mma_rows_n<T, NQ>(dpt, av, gs, KS, kk * 16, lane);
+      uint32_t ak[1][4], av[1][4];
+      ka.frags(ak, kk, warp, lane);
+      va.frags(av, kk, warp, lane);
+      mma_rows_n<T, 1, NQ>(st, ak, qs, KS, kk * 16, lane);
+      mma_rows_n<T, 1, NQ>(dpt, av, gs, KS, kk * 16, lane);
     }
-    const bool whole = !d.has_seg && s_first + kTile <= d.S && t0 + BQ <= d.T && (!d.causal || s_first + kTile - 1 <= t0 + shift);
+    const bool whole = (!SEG || one_segment(qr, kr)) && w_first + 16 <= d.S && t0 + BQ <= d.T && (!d.causal || w_first + 15 <= t0 + shift);
 #pragma unroll
     for (int j = 0; j < NQ; j++) {
 #pragma unroll
       for (int e = 0; e < 4; e++) {
         const int qj = j * 8 + 2 * c + (e & 1);
         const float l2 = lse_s[qj];
-        const bool ok = l2 != -INFINITY && (whole || sees(d, t0 + qj, keys[e >> 1], qseg_s[qj], ksg[e >> 1]));
-        const float p = ok ? exp2f(st[j][e] * sl - l2) : 0.f;
-        st[j][e] = p;
-        dpt[j][e] = p * (dpt[j][e] - delta_s[qj]);
+        const bool ok = l2 != -INFINITY && (whole || sees(d, t0 + qj, keys[0][e >> 1], SEG ? qseg_s[qj] : 0, ksg[e >> 1]));
+        const float p = ok ? ex2_ftz(st[0][j][e] * sl - l2) : 0.f;
+        st[0][j][e] = p;
+        dpt[0][j][e] = p * (dpt[0][j][e] - delta_s[qj]);
       }
     }
 #pragma unroll
     for (int kq = 0; kq < BQ / 16; kq++) {
-      uint32_t ap[4], ads[4];
-      acc_to_a<T>(ap, st[2 * kq], st[2 * kq + 1]);
-      acc_to_a<T>(ads, dpt[2 * kq], dpt[2 * kq + 1]);
-      mma_rows_k<T, ND>(dva, ap, gs, KS, kq * 16, lane);
-      mma_rows_k<T, ND>(dka, ads, qs, KS, kq * 16, lane);
+      uint32_t ap[1][4], ads[1][4];
+      acc_to_a<T>(ap[0], st[0][2 * kq], st[0][2 * kq + 1]);
+      acc_to_a<T>(ads[0], dpt[0][2 * kq], dpt[0][2 * kq + 1]);
+      mma_rows_k<T, 1, ND>(dva, ap, gs, KS, kq * 16, lane);
+      mma_rows_k<T, 1, ND>(dka, ads, qs, KS, kq * 16, lane);
     }
     __syncthreads();
   }
   for (int i = 0; i < 2; i++) {
-    if (keys[i] >= d.S) continue;
-    T* pk = row_out<T>(dk, b, keys[i], hk);
-    T* pv = row_out<T>(dv, b, keys[i], hk);
+    if (keys[0][i] >= d.S) continue;
+    if (split > 1) {
+      const int64_t region = d.B * d.S * d.Hkv * split * D;
+      float* pk = partial + (((b * d.S + keys[0][i]) * d.Hkv + hk) * split + part) * D;
+#pragma unroll
+      for (int n = 0; n < ND; n++) {
+        *reinterpret_cast<float2*>(pk + n * 8 + 2 * c) = make_float2(dka[0][n][2 * i] * d.scale, dka[0][n][2 * i + 1] * d.scale);
+        *reinterpret_cast<float2*>(pk + region + n * 8 + 2 * c) = make_float2(dva[0][n][2 * i], dva[0][n][2 * i + 1]);
+      }
+      continue;
+    }
+    T* pk = row_out<T>(dk, b, keys[0][i], hk);
+    T* pv = row_out<T>(dv, b, keys[0][i], hk);
 #pragma unroll
     for (int n = 0; n < ND; n++) {
-      *reinterpret_cast<uint32_t*>(pk + n * 8 + 2 * c) = pack_pair<T>(dka[n][2 * i] * d.scale, dka[n][2 * i + 1] * d.scale);
-      *reinterpret_cast<uint32_t*>(pv + n * 8 + 2 * c) = pack_pair<T>(dva[n][2 * i], dva[n][2 * i + 1]);
+      *reinterpret_cast<uint32_t*>(pk + n * 8 + 2 * c) = pack_pair<T>(dka[0][n][2 * i] * d.scale, dka[0][n][2 * i + 1] * d.scale);
+      *reinterpret_cast<uint32_t*>(pv + n * 8 + 2 * c) = pack_pair<T>(dva[0][n][2 * i], dva[0][n][2 * i + 1]);
     }
+  }
+}
+
+// dk, dv (B, S, Hkv, D) = the sums over split of attention_dkv_mma_kernel's f32 partials: a
+// thread per pair of columns of a row.
+template <typename T, int D>
+__global__ void attention_dkv_sum_kernel(const float* partial, int split, View dk, View dv, AttnDims d) {
+  const int64_t rows = d.B * d.S * d.Hkv, region = rows * split * D;
+  LMCUDA_FOR(j, rows * (D / 2)) {
+    const int64_t row = j / (D / 2), i = (j % (D / 2)) * 2;
+    const int64_t hk = row % d.Hkv, s = (row / d.Hkv) % d.S, b = row / (d.Hkv * d.S);
+    const float* src = partial + row * split * D + i;
+    float2 gk = make_float2(0.f, 0.f), gv = make_float2(0.f, 0.f);
+    for (int p = 0; p < split; p++) {
+      const float2 a = *reinterpret_cast<const float2*>(src + p * D), e = *reinterpret_cast<const float2*>(src + region + p * D);
+      gk.x += a.x, gk.y += a.y, gv.x += e.x, gv.y += e.y;
+    }
+    *reinterpret_cast<uint32_t*>(row_out<T>(dk, b, s, hk) + i) = pack_pair<T>(gk.x, gk.y);
+    *reinterpret_cast<uint32_t*>(row_out<T>(dv, b, s, hk) + i) = pack_pair<T>(gv.x, gv.y);
   }
 }
 
@@ -483,6 +730,17 @@ void dispatch(int dtype, int64_t D, F&& f) {
   }
 }
 
+// The tile shapes, by head dim: each was the fastest of four to six candidates (rows per warp,
+// keys per tile, operands in registers or shared memory, blocks per SM) timed on an H200 at the
+// shapes of tools/gpu/profile-attention.ts; they differ by 5-15%.
+template <int D>
+using ForwardTiles = std::conditional_t<D == 64, QTiles<64, 1, 64, true>, QTiles<128, 1, 32, true, 3>>;
+template <int D>
+using DqTiles = std::conditional_t<D == 64, QTiles<64, 1, 32, false, 4>, QTiles<128, 1, 64, true>>;
+// registers: dK and dV accumulators of 128 columns leave room for 32 queries
+template <int D>
+using DkvTiles = std::conditional_t<D == 64, KTiles<64, 64, false, 3>, KTiles<128, 32, false>>;
+
 template <typename K>
 void allow_smem(K kernel, size_t bytes, const char* op) {
   if (bytes > 48 * 1024) check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)), op, "cudaFuncSetAttribute");
@@ -493,13 +751,15 @@ void allow_smem(K kernel, size_t bytes, const char* op) {
 bool attention_forward_mma(const View& q, const View& k, const View& v, const View& out, float* lse, const View& qseg,
                            const View& kseg, const AttnDims& d) {
   if (!eligible(d, {&q, &k, &v, &out})) return false;
-  const dim3 grid(static_cast<unsigned>((d.T + kTile - 1) / kTile), static_cast<unsigned>(d.B * d.Hq));
+  if (profiling()) profile_label(d.D == 64 ? "attention forward (D 64)" : "attention forward (D 128)");
   dispatch(q.dtype, d.D, [&](auto t, auto dm) {
     using T = decltype(t);
-    constexpr int D = decltype(dm)::value;
-    const size_t bytes = forward_smem<D>(sizeof(T));
-    allow_smem(attention_forward_mma_kernel<T, D>, bytes, "attention");
-    attention_forward_mma_kernel<T, D><<<grid, kThreads, bytes, stream()>>>(q, k, v, out, lse, qseg, kseg, d);
+    using C = ForwardTiles<decltype(dm)::value>;
+    const dim3 grid(static_cast<unsigned>((d.T + C::BM - 1) / C::BM), static_cast<unsigned>(d.B * d.Hq));
+    const size_t bytes = qtile_smem<T, C>(1);
+    auto kernel = d.has_seg ? attention_forward_mma_kernel<T, C, true> : attention_forward_mma_kernel<T, C, false>;
+    allow_smem(kernel, bytes, "attention");
+    kernel<<<grid, kThreads, bytes, stream()>>>(q, k, v, out, lse, qseg, kseg, d);
   });
   check_launch("attention");
   return true;
@@ -515,19 +775,35 @@ bool attention_backward_mma(const View& q, const View& k, const View& v, const V
   dispatch(q.dtype, d.D, [&](auto t, auto dm) {
     using T = decltype(t);
     constexpr int D = decltype(dm)::value;
-    constexpr int BQ = D == 64 ? 64 : 32;  // registers: dK and dV accumulators of 128 columns leave room for 32 queries
     if (rows > 0) {
-      attention_delta_mma_kernel<T, D><<<blocks_for(rows, 8), 256, 0, stream()>>>(out, dout, delta, d);
-      const size_t bytes = dq_smem<D>(sizeof(T));
-      allow_smem(attention_dq_mma_kernel<T, D>, bytes, "attentionGrad");
-      const dim3 gq(static_cast<unsigned>((d.T + kTile - 1) / kTile), static_cast<unsigned>(d.B * d.Hq));
-      attention_dq_mma_kernel<T, D><<<gq, kThreads, bytes, stream()>>>(q, k, v, lse, delta, dout, dq, qseg, kseg, d);
+      profiled(D == 64 ? "attentionGrad: delta (D 64)" : "attentionGrad: delta (D 128)",
+               [&] { attention_delta_mma_kernel<T, D><<<blocks_for(rows, 8), 256, 0, stream()>>>(out, dout, delta, d); });
+      using C = DqTiles<D>;
+      const size_t bytes = qtile_smem<T, C>(2);
+      auto kernel = d.has_seg ? attention_dq_mma_kernel<T, C, true> : attention_dq_mma_kernel<T, C, false>;
+      allow_smem(kernel, bytes, "attentionGrad");
+      const dim3 grid(static_cast<unsigned>((d.T + C::BM - 1) / C::BM), static_cast<unsigned>(d.B * d.Hq));
+      profiled(D == 64 ? "attentionGrad: dq (D 64)" : "attentionGrad: dq (D 128)",
+               [&] { kernel<<<grid, kThreads, bytes, stream()>>>(q, k, v, lse, delta, dout, dq, qseg, kseg, d); });
     }
     if (d.S > 0) {
-      const size_t bytes = dkv_smem<D, BQ>(sizeof(T));
-      allow_smem(attention_dkv_mma_kernel<T, D, BQ>, bytes, "attentionGrad");
-      const dim3 gk(static_cast<unsigned>((d.S + kTile - 1) / kTile), static_cast<unsigned>(d.B * d.Hkv));
-      attention_dkv_mma_kernel<T, D, BQ><<<gk, kThreads, bytes, stream()>>>(q, k, v, lse, delta, dout, dk, dv, qseg, kseg, d);
+      using C = DkvTiles<D>;
+      const size_t bytes = dkv_smem<T, C>();
+      auto kernel = d.has_seg ? attention_dkv_mma_kernel<T, C, true> : attention_dkv_mma_kernel<T, C, false>;
+      allow_smem(kernel, bytes, "attentionGrad");
+      // Grouped-query heads: a block per query head, whose partial sums a second kernel adds.
+      const int split = static_cast<int>(d.Hq / d.Hkv);
+      float* partial = nullptr;
+      if (split > 1) {
+        check(cudaMallocAsync(reinterpret_cast<void**>(&partial), static_cast<size_t>(2 * d.B * d.S * d.Hq * D) * sizeof(float), stream()),
+              "attentionGrad", "cudaMallocAsync (dk, dv partial sums)");
+      }
+      const dim3 grid(static_cast<unsigned>((d.S + kTile - 1) / kTile), static_cast<unsigned>(d.B * d.Hkv * split));
+      profiled(D == 64 ? "attentionGrad: dk, dv (D 64)" : "attentionGrad: dk, dv (D 128)", [&] {
+        kernel<<<grid, kThreads, bytes, stream()>>>(q, k, v, lse, delta, dout, dk, dv, partial, split, qseg, kseg, d);
+        if (split > 1) attention_dkv_sum_kernel<T, D><<<blocks_for(d.B * d.S * d.Hkv * (D / 2), 256), 256, 0, stream()>>>(partial, split, dk, dv, d);
+      });
+      if (split > 1) check(cudaFreeAsync(partial, stream()), "attentionGrad", "cudaFreeAsync (dk, dv partial sums)");
     }
   });
   check_launch("attentionGrad");

@@ -107,6 +107,15 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N>
 __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
 
+// 2^x on the special-function unit with results below 2^-126 flushed to zero: exp2f wraps the
+// same instruction in range handling for those results (three more instructions per call), which
+// softmax weights never need.
+__device__ __forceinline__ float ex2_ftz(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
 // The A fragment of columns 16*kk..16*kk+15 from accumulator tiles acc[2kk] and acc[2kk+1].
 template <typename T>
 __device__ __forceinline__ void acc_to_a(uint32_t a[4], const float lo[4], const float hi[4]) {

@@ -20,4 +20,14 @@ void profile_end(const ProfileToken& t);
 // Names the current call in the profile more precisely (shapes), in place of the op name.
 void profile_label(std::string label);
 
+// Runs f, timed as its own row of the profile when profiling (a part of a kernel entry, such
+// as one pass of the attention backward; the entry's own row still counts the whole call).
+template <typename F>
+void profiled(const char* name, F&& f) {
+  if (!profiling()) return f();
+  const ProfileToken t = profile_begin(name);
+  f();
+  profile_end(t);
+}
+
 }  // namespace lmcuda
