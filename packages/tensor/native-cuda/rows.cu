@@ -3,6 +3,7 @@
 // embeddings, and cross-entropy fused with log-softmax over the vocabulary: the loss reads
 // bf16/f16 logits directly and keeps only f32 statistics per row (losses and lse), never an
 // f32 copy of the logits.
+#include "dense.cuh"
 #include "device.cuh"
 #include "ops.h"
 
@@ -132,6 +133,110 @@ __global__ void rms_norm_grad_kernel(View x, View w, int has_w, const float* rst
   }
 }
 
+// The fast path of rms_norm and its input gradient: contiguous 16-byte-aligned rows where x,
+// the weight and the outputs share one float type E and a row is at most NV 16-byte vectors per
+// thread. Each thread loads its vectors once into registers; the general kernels above read x
+// twice, element by element, through runtime dtype switches (about 10x below the memory
+// bandwidth on the rows of a training step).
+template <typename E, int NV>
+__device__ __forceinline__ void load_row(const E* row, int nv, float (&f)[NV][16 / sizeof(E)]) {
+  constexpr int V = 16 / sizeof(E);
+#pragma unroll
+  for (int k = 0; k < NV; k++) {
+    const int i = threadIdx.x + k * blockDim.x;
+    uint4 u = make_uint4(0, 0, 0, 0);
+    if (i < nv) u = reinterpret_cast<const uint4*>(row)[i];
+    const E* e = reinterpret_cast<const E*>(&u);
+#pragma unroll
+    for (int j = 0; j < V; j++) f[k][j] = to_f32(e[j]);
+  }
+}
+
+// row[i] = value(k, j) for this thread's vectors k (element j of each), as load_row reads them.
+template <typename E, int NV, typename F>
+__device__ __forceinline__ void store_row(E* row, int nv, F&& value) {
+  constexpr int V = 16 / sizeof(E);
+#pragma unroll
+  for (int k = 0; k < NV; k++) {
+    const int i = threadIdx.x + k * blockDim.x;
+    if (i >= nv) continue;
+    uint4 u;
+    E* e = reinterpret_cast<E*>(&u);
+#pragma unroll
+    for (int j = 0; j < V; j++) e[j] = from_f32<E>(value(k, j));
+    reinterpret_cast<uint4*>(row)[i] = u;
+  }
+}
+
+template <typename E, int NV>
+__global__ void rms_norm_dense_kernel(const E* x, const E* w, int has_w, float eps, E* out, float* rstd, int64_t rows, int n) {
+  constexpr int V = 16 / sizeof(E);
+  const int nv = n / V;
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    float f[NV][V], wf[NV][V];
+    load_row<E, NV>(x + r * n, nv, f);
+    float ss = 0;
+#pragma unroll
+    for (int k = 0; k < NV; k++) {
+#pragma unroll
+      for (int j = 0; j < V; j++) ss += f[k][j] * f[k][j];
+    }
+    ss = block_sum(ss);
+    const float rs = rsqrtf(ss / n + eps);
+    if (threadIdx.x == 0) rstd[r] = rs;
+    if (has_w) load_row<E, NV>(w, nv, wf);
+    store_row<E, NV>(out + r * n, nv, [&](int k, int j) {
+      const float normed = to_f32(from_f32<E>(f[k][j] * rs));  // rounded before scaling, as Llama
+      return has_w ? normed * wf[k][j] : normed;
+    });
+  }
+}
+
+template <typename E, int NV>
+__global__ void rms_norm_grad_dense_kernel(const E* x, const E* w, int has_w, const float* rstd, const E* dy, E* dx, int64_t rows, int n) {
+  constexpr int V = 16 / sizeof(E);
+  const int nv = n / V;
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    float f[NV][V], g[NV][V], wf[NV][V];
+    load_row<E, NV>(x + r * n, nv, f);
+    load_row<E, NV>(dy + r * n, nv, g);
+    if (has_w) load_row<E, NV>(w, nv, wf);
+    const float rs = rstd[r];
+    float c = 0;
+#pragma unroll
+    for (int k = 0; k < NV; k++) {
+#pragma unroll
+      for (int j = 0; j < V; j++) c += g[k][j] * (has_w ? wf[k][j] : 1.f) * f[k][j] * rs;
+    }
+    c = block_sum(c) / n;
+    store_row<E, NV>(dx + r * n, nv, [&](int k, int j) { return rs * (g[k][j] * (has_w ? wf[k][j] : 1.f) - f[k][j] * rs * c); });
+  }
+}
+
+// Runs f(E{}, NV) where every view is a dense run of x's float type and a row of n elements
+// fits the fast path; returns false (nothing done) otherwise.
+template <typename F>
+bool try_dense_rows(std::initializer_list<const View*> views, int64_t n, F&& f) {
+  const int dt = (*views.begin())->dtype;
+  if (dt != F32 && dt != BF16 && dt != F16) return false;
+  for (const View* v : views) {
+    if (!dense_run(*v, dt)) return false;
+  }
+  const int V = 16 / item_size(dt);
+  if (n % V != 0) return false;
+  const int64_t per_thread = (n / V + kRowThreads - 1) / kRowThreads;
+  auto with_nv = [&](auto e) {
+    if (per_thread <= 1) f(e, std::integral_constant<int, 1>{});
+    else if (per_thread <= 2) f(e, std::integral_constant<int, 2>{});
+    else f(e, std::integral_constant<int, 4>{});
+  };
+  if (per_thread > 4) return false;
+  if (dt == F32) with_nv(float{});
+  else if (dt == BF16) with_nv(__nv_bfloat16{});
+  else with_nv(__half{});
+  return true;
+}
+
 // dweight[i] = sum over rows of dy * round(normed): one thread per column, rows in order.
 __global__ void rms_norm_dweight_kernel(View x, const float* rstd, View dy, View dw, int64_t rows, int64_t n) {
   LMCUDA_FOR(i, n) {
@@ -207,15 +312,16 @@ __global__ void layer_norm_dparams_kernel(View x, const float* mean, const float
 
 // ---- rope ------------------------------------------------------------------------------------
 
-// One thread per (b, t, h, i) rotation pair; x and out have any strides but a contiguous last dim.
+// One thread per (b, t, i) rotation pair: the angle's cosine and sine (computed in double and
+// rounded, as the reference backend does, which makes them the costly part) serve every head;
+// x and out have any strides but a contiguous last dim.
 __global__ void rope_kernel(View x, View pos, const float* inv_freq, View out, int interleaved, int inverse, float scale,
                             int64_t B, int64_t T, int64_t H, int64_t half) {
-  const int64_t n = B * T * H * half;
+  const int64_t n = B * T * half;
   LMCUDA_FOR(j, n) {
     const int64_t i = j % half;
-    const int64_t h = (j / half) % H;
-    const int64_t t = (j / (half * H)) % T;
-    const int64_t b = j / (half * H * T);
+    const int64_t t = (j / half) % T;
+    const int64_t b = j / (half * T);
     const float p = load_as<float>(pos.ptr, pos.dtype, pos.offset + b * pos.strides[0] + t * pos.strides[1]);
     // The angle is an f32 product, as Hugging Face computes it (position_ids.float() @ inv_freq).
     const float angle = __fmul_rn(p, inv_freq[i]);
@@ -223,11 +329,13 @@ __global__ void rope_kernel(View x, View pos, const float* inv_freq, View out, i
     float s = static_cast<float>(sin(static_cast<double>(angle))) * scale;
     if (inverse) s = -s;
     const int64_t i0 = interleaved ? 2 * i : i, i1 = interleaved ? 2 * i + 1 : i + half;
-    const int64_t xo = x.offset + b * x.strides[0] + t * x.strides[1] + h * x.strides[2];
-    const int64_t oo = out.offset + b * out.strides[0] + t * out.strides[1] + h * out.strides[2];
-    const float a0 = load_as<float>(x.ptr, x.dtype, xo + i0), a1 = load_as<float>(x.ptr, x.dtype, xo + i1);
-    store_as<float>(out.ptr, out.dtype, oo + i0, a0 * c - a1 * s);
-    store_as<float>(out.ptr, out.dtype, oo + i1, a1 * c + a0 * s);
+    int64_t xo = x.offset + b * x.strides[0] + t * x.strides[1];
+    int64_t oo = out.offset + b * out.strides[0] + t * out.strides[1];
+    for (int64_t h = 0; h < H; h++, xo += x.strides[2], oo += out.strides[2]) {
+      const float a0 = load_as<float>(x.ptr, x.dtype, xo + i0), a1 = load_as<float>(x.ptr, x.dtype, xo + i1);
+      store_as<float>(out.ptr, out.dtype, oo + i0, a0 * c - a1 * s);
+      store_as<float>(out.ptr, out.dtype, oo + i1, a1 * c + a0 * s);
+    }
   }
 }
 
@@ -342,7 +450,15 @@ void k_rms_norm(Args& args) {
     fail("rmsNorm: weight must have shape [" + std::to_string(n) + "] (the last dimension of x " + x.describe() + "), got " + w.describe());
   }
   if (rows == 0) return;
-  rms_norm_kernel<<<grid_rows(rows), kRowThreads, 0, stream()>>>(x, w, has_w, eps, out, reinterpret_cast<float*>(rstd.data()), rows, n);
+  float* rs = reinterpret_cast<float*>(rstd.data());
+  const bool dense = try_dense_rows(has_w ? std::initializer_list<const View*>{&x, &w, &out} : std::initializer_list<const View*>{&x, &out}, n,
+                                    [&](auto e, auto nv) {
+                                      using E = decltype(e);
+                                      rms_norm_dense_kernel<E, decltype(nv)::value><<<grid_rows(rows), kRowThreads, 0, stream()>>>(
+                                          reinterpret_cast<const E*>(x.data()), has_w ? reinterpret_cast<const E*>(w.data()) : nullptr, has_w, eps,
+                                          reinterpret_cast<E*>(out.data()), rs, rows, static_cast<int>(n));
+                                    });
+  if (!dense) rms_norm_kernel<<<grid_rows(rows), kRowThreads, 0, stream()>>>(x, w, has_w, eps, out, rs, rows, n);
   check_launch("rmsNorm");
 }
 
@@ -356,7 +472,14 @@ void k_rms_norm_grad(Args& args) {
   const int64_t n = last_dim(x), rows = rows_of(x);
   if (rows == 0) return;
   const float* rs = reinterpret_cast<const float*>(rstd.data());
-  rms_norm_grad_kernel<<<grid_rows(rows), kRowThreads, 0, stream()>>>(x, w, has_w, rs, dy, dx, rows, n);
+  const bool dense = try_dense_rows(has_w ? std::initializer_list<const View*>{&x, &w, &dy, &dx} : std::initializer_list<const View*>{&x, &dy, &dx}, n,
+                                    [&](auto e, auto nv) {
+                                      using E = decltype(e);
+                                      rms_norm_grad_dense_kernel<E, decltype(nv)::value><<<grid_rows(rows), kRowThreads, 0, stream()>>>(
+                                          reinterpret_cast<const E*>(x.data()), has_w ? reinterpret_cast<const E*>(w.data()) : nullptr, has_w, rs,
+                                          reinterpret_cast<const E*>(dy.data()), reinterpret_cast<E*>(dx.data()), rows, static_cast<int>(n));
+                                    });
+  if (!dense) rms_norm_grad_kernel<<<grid_rows(rows), kRowThreads, 0, stream()>>>(x, w, has_w, rs, dy, dx, rows, n);
   check_launch("rmsNormGrad");
   if (has_dw) {
     rms_norm_dweight_kernel<<<blocks_for(n, kRowThreads), kRowThreads, 0, stream()>>>(x, rs, dy, dw, rows, n);
@@ -409,8 +532,8 @@ void k_rope(Args& args) {
   if (x.strides[3] != 1 || out.strides[3] != 1) fail("rope: x and out need a contiguous last dimension");
   if (inv.dtype != F32 || !inv.contiguous()) fail("rope: invFreq must be contiguous f32, got " + inv.describe());
   const int64_t B = x.shape[0], T = x.shape[1], H = x.shape[2], half = x.shape[3] / 2;
-  const int64_t n = B * T * H * half;
-  if (n == 0) return;
+  const int64_t n = B * T * half;
+  if (n == 0 || H == 0) return;
   rope_kernel<<<blocks_for(n, kRowThreads), kRowThreads, 0, stream()>>>(x, pos, reinterpret_cast<const float*>(inv.data()), out, interleaved,
                                                                         inverse, scale, B, T, H, half);
   check_launch("rope");

@@ -62,6 +62,12 @@ describe.skipIf(!status.available)('cuda kernels match the reference', () => {
       parity('softmax causal', [[2, 7, 7]], (a) => softmax(a, { causal: true }), dtype);
       parity('logSoftmax', [[9, 301]], (a) => logSoftmax(a), dtype);
       parity('rmsNorm', [[13, 96], [96]], (x, w) => rmsNorm(x, w, 1e-5), dtype);
+      // Rows of 2, 3 and more 16-byte vectors per thread (the dense path), and rows it leaves to
+      // the general kernel (100 bf16/f16 values are not whole vectors; 9000 f32 are too many).
+      parity('rmsNorm long rows', [[3, 2056], [2056]], (x, w) => rmsNorm(x, w, 1e-5), dtype);
+      parity('rmsNorm longer rows, no weight', [[2, 5000]], (x) => rmsNorm(x, null, 1e-5), dtype);
+      parity('rmsNorm general rows', [[5, 100], [100]], (x, w) => rmsNorm(x, w, 1e-5), dtype);
+      parity('rmsNorm too long for the dense path', [[2, 9000]], (x) => rmsNorm(x, null, 1e-5), dtype);
       parity('layerNorm', [[13, 96], [96], [96]], (x, w, b) => layerNorm(x, w, b, 1e-5), dtype);
       parity('rope', [[2, 9, 3, 16]], (x) => {
         const positions = tensor([[...Array(9).keys()], [...Array(9).keys()].map((i) => i + 5)], { dtype: 'i32', device: x.device });
@@ -80,6 +86,13 @@ describe.skipIf(!status.available)('cuda kernels match the reference', () => {
     it(`attention over packed samples: segments reset attention at sample borders (${dtype})`, () => {
       parity('attention D64 segments', [[2, 140, 2, 64], [2, 140, 2, 64], [2, 140, 2, 64]], (q, k, v) => {
         const seg = tensor([[...Array(140).keys()].map((t) => (t < 50 ? 0 : t < 75 ? 1 : 2)), [...Array(140).keys()].map((t) => (t < 100 ? 0 : 1))], { dtype: 'i32', device: q.device });
+        return scaledDotProductAttention(q, k, v, { causal: true, qSegments: seg, kSegments: seg });
+      }, dtype);
+      // Longer packed rows over several tiles, grouped-query heads, head dim 128: tiles whose keys
+      // share no segment with a warp's rows are skipped, tiles inside one sample need no mask.
+      parity('attention D128 segments, grouped heads', [[2, 300, 4, 128], [2, 300, 2, 128], [2, 300, 2, 128]], (q, k, v) => {
+        const row = (ends: number[]) => [...Array(300).keys()].map((t) => ends.findIndex((e) => t < e) + 1);
+        const seg = tensor([row([40, 170, 290, 300]), row([64, 128, 300])], { dtype: 'i32', device: q.device });
         return scaledDotProductAttention(q, k, v, { causal: true, qSegments: seg, kSegments: seg });
       }, dtype);
       // A query layout that is a view (q sliced out of a fused qkv projection).
