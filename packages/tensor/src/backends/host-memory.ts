@@ -15,13 +15,12 @@
  */
 import os from 'node:os';
 import { hostArray, itemSize, type DType, type HostArray } from '../dtype.js';
+import { createSizeBuckets } from './size-buckets.js';
 
 const limitBytes = Number(process.env.LMFLOW_HOST_CACHE_MB) > 0 ? Number(process.env.LMFLOW_HOST_CACHE_MB) * 2 ** 20 : Math.max(2 ** 30, Math.floor(os.totalmem() / 4));
 /** How much larger than its size class a reused buffer may be. */
 const MAX_SLACK = 1.5;
-const cache = new Map<number, ArrayBuffer[]>();
-/** The cache's bucket sizes, ascending (for the smallest fitting one). */
-const sizes: number[] = [];
+const cache = createSizeBuckets<ArrayBuffer>();
 let cachedBytes = 0;
 let liveBytes = 0;
 
@@ -35,27 +34,11 @@ export function sizeClass(n: number): number {
 
 export function allocateHost(dtype: DType, length: number): HostArray {
   const wanted = sizeClass(length * itemSize(dtype));
-  let buffer: ArrayBuffer | undefined;
-  // The first bucket of at least `wanted` bytes, then larger ones within the slack.
-  for (let i = lowerBound(wanted); i < sizes.length && sizes[i]! <= wanted * MAX_SLACK; i++) {
-    buffer = cache.get(sizes[i]!)!.pop();
-    if (buffer) break;
-  }
+  let buffer = cache.take(wanted, MAX_SLACK)?.block;
   if (buffer) cachedBytes -= buffer.byteLength;
   else buffer = new ArrayBuffer(wanted);
   liveBytes += buffer.byteLength;
   return hostArray(dtype, buffer, length);
-}
-
-function lowerBound(bytes: number): number {
-  let lo = 0;
-  let hi = sizes.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sizes[mid]! < bytes) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 export function releaseHost(array: HostArray): void {
@@ -63,19 +46,13 @@ export function releaseHost(array: HostArray): void {
   const bytes = buffer.byteLength;
   liveBytes -= bytes;
   if (cachedBytes + bytes > limitBytes) return;
-  let bucket = cache.get(bytes);
-  if (!bucket) {
-    cache.set(bytes, (bucket = []));
-    sizes.splice(lowerBound(bytes), 0, bytes);
-  }
-  bucket.push(buffer);
+  cache.put(bytes, buffer);
   cachedBytes += bytes;
 }
 
 /** Drops every cached buffer (the garbage collector reclaims them). */
 export function emptyHostCache(): void {
-  cache.clear();
-  sizes.length = 0;
+  cache.drain();
   cachedBytes = 0;
 }
 

@@ -54,6 +54,23 @@ describe('caching allocator', () => {
     expect(alloc.stats().cachedBytes).toBe(0);
   });
 
+  it('reuses a cached block up to 1.25x larger: packed steps of other token counts allocate nothing new', () => {
+    const fake = fakeDevice();
+    const alloc = createCachingAllocator(fake.device, 'cuda:0');
+    const MiB = 1024 * 1024;
+    // Activations of 4,080 then 3,432 then 3,968 tokens x 2048 bf16 (16, 14 and 16 MiB rounded).
+    for (const tokens of [4080, 3432, 3968]) {
+      const block = alloc.allocate(tokens * 4096);
+      alloc.release(block.ptr, block.size);
+    }
+    expect(fake.calls.malloc).toBe(1);
+    const small = alloc.allocate(12 * MiB); // 16 MiB is 1.33x: a new block
+    expect(small.size).toBe(12 * MiB);
+    expect(fake.calls.malloc).toBe(2);
+    alloc.release(small.ptr, small.size);
+    expect(alloc.stats()).toMatchObject({ allocatedBytes: 0, cachedBytes: 28 * MiB, deviceMallocs: 2 });
+  });
+
   it('when the device is full, returns the cache to it and retries before failing', () => {
     const fake = fakeDevice(8 * 1024 * 1024);
     const alloc = createCachingAllocator(fake.device, 'cuda:0');

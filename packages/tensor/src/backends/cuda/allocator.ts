@@ -5,8 +5,14 @@
  * kernel of the backend is queued in order) a block freed on the host can be reused by the
  * next kernel at once: the stream runs the previous user's kernels first.
  *
+ * A request takes a cached block of its rounded size or one up to MAX_SLACK times larger:
+ * packed batches give nearly every step another token count, so with exact sizes alone every
+ * step allocated all its activations anew (cudaMalloc is slow) and the cache kept every size
+ * it had ever seen.
+ *
  * The device side is two functions, so this bookkeeping is tested without a GPU.
  */
+import { createSizeBuckets } from '../size-buckets.js';
 
 export interface DeviceMemory {
   /** A device pointer, or null when the device is out of memory. */
@@ -26,7 +32,7 @@ export interface AllocatorStats {
 }
 
 export interface CachingAllocator {
-  /** A block of at least `bytes`; its size is roundSize(bytes). */
+  /** A block of at least `bytes`: size is roundSize(bytes), or up to MAX_SLACK times it for a reused block. */
   allocate(bytes: number): { ptr: number; size: number };
   release(ptr: number, size: number): void;
   /** Returns every cached block to the device. */
@@ -36,6 +42,8 @@ export interface CachingAllocator {
 }
 
 const MiB = 1024 * 1024;
+/** How much larger than a request's rounded size a reused block may be. */
+const MAX_SLACK = 1.25;
 
 /**
  * Sizes are rounded so that nearby requests share blocks: to 512 bytes below 1 MiB, to 2 MiB
@@ -54,25 +62,24 @@ export function roundSize(bytes: number): number {
  * @param limitBytes cached bytes kept at most (older blocks beyond it go back to the device)
  */
 export function createCachingAllocator(device: DeviceMemory, describe: string, limitBytes = Number.POSITIVE_INFINITY): CachingAllocator {
-  const free = new Map<number, number[]>();
+  const free = createSizeBuckets<number>();
   let allocatedBytes = 0;
   let cachedBytes = 0;
   let peakAllocatedBytes = 0;
   let deviceMallocs = 0;
 
   function emptyCache(): void {
-    for (const [size, ptrs] of free) {
-      for (const ptr of ptrs) device.free(ptr);
-      cachedBytes -= size * ptrs.length;
+    for (const { block, size } of free.drain()) {
+      device.free(block);
+      cachedBytes -= size;
     }
-    free.clear();
   }
 
   return {
     allocate(bytes) {
-      const size = roundSize(bytes);
-      const cached = free.get(size)?.pop();
-      let ptr: number | null | undefined = cached;
+      const cached = free.take(roundSize(bytes), MAX_SLACK);
+      const size = cached?.size ?? roundSize(bytes);
+      let ptr: number | null | undefined = cached?.block;
       if (ptr !== undefined) {
         cachedBytes -= size;
       } else {
@@ -102,9 +109,7 @@ export function createCachingAllocator(device: DeviceMemory, describe: string, l
         device.free(ptr);
         return;
       }
-      let bucket = free.get(size);
-      if (!bucket) free.set(size, (bucket = []));
-      bucket.push(ptr);
+      free.put(size, ptr);
       cachedBytes += size;
     },
 
