@@ -8,9 +8,12 @@
  * min(1, maxNorm / (total + 1e-6)), a hair below 1 when total is within 1e-6 of maxNorm).
  *
  * Each parameter's sum of squares is one reduction on its device (the CPU backend
- * accumulates it in double); the sum over parameters and the square root are float64.
+ * accumulates it in double); the sum over parameters and the square root are float64. The
+ * per-parameter sums reach the host in one download per device, not one each: every download
+ * waits for the device, and a GPU sat idle between 64 of them in each LoRA step of a 16-layer
+ * model.
  */
-import { mul_, noGrad, type Tensor } from '@lmflow/tensor';
+import { mul_, noGrad, stack, type Tensor } from '@lmflow/tensor';
 
 export interface ClipResult {
   /** The global L2 norm of the gradients before clipping (NaN or Infinity when not finite). */
@@ -31,16 +34,19 @@ export function clipGradNorm(params: Iterable<readonly [string, Tensor]>, maxNor
   if (!(typeof maxNorm === 'number' && maxNorm > 0)) throw new Error(`clipGradNorm: max_grad_norm is ${maxNorm}, expected a number > 0 (Infinity measures without clipping)`);
   return noGrad(() => {
     const grads: Tensor[] = [];
-    const nonFinite: string[] = [];
-    let sumSquares = 0;
+    const names: string[] = [];
     for (const [name, param] of params) {
       const grad = param.grad;
       if (!grad || grad.size === 0) continue;
       grads.push(grad);
-      const squares = sumOfSquares(grad);
-      if (!Number.isFinite(squares)) nonFinite.push(name);
-      sumSquares += squares;
+      names.push(name);
     }
+    const nonFinite: string[] = [];
+    let sumSquares = 0;
+    sumsOfSquares(grads).forEach((squares, i) => {
+      if (!Number.isFinite(squares)) nonFinite.push(names[i]!);
+      sumSquares += squares;
+    });
     const totalNorm = Math.sqrt(sumSquares);
     if (!Number.isFinite(totalNorm) || totalNorm <= maxNorm) {
       return { totalNorm, clipped: false, scale: 1, nonFinite };
@@ -51,17 +57,32 @@ export function clipGradNorm(params: Iterable<readonly [string, Tensor]>, maxNor
   });
 }
 
-// grad: any shape. Half-precision gradients are widened first so the squares keep f32 precision.
-function sumOfSquares(grad: Tensor): number {
-  const wide = grad.dtype === 'bf16' || grad.dtype === 'f16' ? grad.cast('f32') : grad;
-  const squares = wide.square();
-  const total = squares.sum();
-  const value = total.item();
-  for (const t of [total, squares]) t.dispose();
-  if (wide !== grad) wide.dispose();
-  // A finite sum that overflowed f32 is still a real (huge) norm: redo it with a scaled copy.
-  if (value === Infinity && Number.isFinite(maxAbs(grad))) return scaledSumOfSquares(grad);
-  return value;
+// sum(g^2) of each gradient (any shapes), computed on its device; one download per device and
+// dtype brings them all. Half-precision gradients are widened first so the squares keep f32
+// precision.
+function sumsOfSquares(grads: readonly Tensor[]): number[] {
+  const totals = grads.map((grad) => {
+    const wide = grad.dtype === 'bf16' || grad.dtype === 'f16' ? grad.cast('f32') : grad;
+    const squares = wide.square();
+    const total = squares.sum();
+    squares.dispose();
+    if (wide !== grad) wide.dispose();
+    return total;
+  });
+  const groups = new Map<string, number[]>();
+  totals.forEach((t, i) => {
+    const key = `${t.device} ${t.dtype}`;
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  });
+  const values = new Array<number>(grads.length);
+  for (const indices of groups.values()) {
+    const joined = stack(indices.map((i) => totals[i]!));
+    joined.toFlatArray().forEach((v, j) => (values[indices[j]!] = v));
+    joined.dispose();
+  }
+  for (const t of totals) t.dispose();
+  // A finite gradient whose squares overflowed f32 still has a real (huge) norm: redo it with a scaled copy.
+  return values.map((v, i) => (v === Infinity && Number.isFinite(maxAbs(grads[i]!)) ? scaledSumOfSquares(grads[i]!) : v));
 }
 
 function maxAbs(t: Tensor): number {

@@ -192,8 +192,10 @@ export async function finetune(config: FinetuneConfig, options: FinetuneOptions 
         const logits = model.forward(batch.inputIds, { positions: batch.positions, ...(batch.segments ? { segments: batch.segments } : {}), gradientCheckpointing: config.gradient_checkpointing });
         return hooks.computeLoss.call(div(nextTokenLossSum(logits, batch.labels), Math.max(1, windowTokens)), stepContext!);
       });
-      windowLoss += loss.item();
+      // The backward is queued before the loss is read: reading it waits for the device, and
+      // waiting before the backward would leave a GPU idle while the host queues its first kernels.
       loss.backward();
+      windowLoss += loss.item();
       loss.dispose();
       hooks.afterBackward.call(stepContext);
       const inputTokens = micro.reduce((n, s) => n + s.inputIds.length, 0);
