@@ -12,9 +12,10 @@
 #               command: "bash tools/gpu/run-on-device.sh"
 #
 # GPU_STAGES picks what runs (default "test bench"; also "attention" and "matmul": kernel times
-# beside PyTorch, "ncu": Nsight Compute sections (NCU_KERNELS, NCU_SECTIONS, NCU_METRICS) of the attention kernels, and "profile": the
-# LoRA run's GPU time by op, after a bench stage saved its model). Each stage has
-# its own time limit, so one hang does not cost the others. Logs go to $OUT.
+# beside PyTorch, "ncu": Nsight Compute on the attention kernels (NCU_KERNELS, NCU_SECTIONS,
+# NCU_METRICS choose what), and "profile": the LoRA run's GPU time by op, after a bench stage
+# saved its model). Each stage has its own time limit, so one hang does not cost the others.
+# Logs go to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-/tmp/gpu-out}
