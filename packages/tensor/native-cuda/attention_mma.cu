@@ -195,13 +195,13 @@ struct QTiles {
   static constexpr int MINB = MINB_;  // blocks per SM the registers must allow (__launch_bounds__)
 };
 
-// A warp's range of segment ids (packed samples). The kernels take SEG (d.has_seg) as a template
-// argument, so that without segments they keep no segment state in registers (at head dim 128
-// they have none to spare: one more live value spilled and cost 20%). Comparing the ranges of a warp's rows and of
+// A warp's range of segment ids (packed samples). Comparing the ranges of a warp's rows and of
 // a tile's keys tells, before any product, that no key of the tile is in a segment of any row
 // (the warp skips the tile: with samples of a few hundred tokens packed into rows of a
-// thousand, most causal tiles are such) or that all of them share one segment (no
-// per-element mask).
+// thousand, most causal tiles are such) or that all of them share one segment (no per-element
+// mask). The kernels take SEG (d.has_seg) as a template argument, so that without segments they
+// keep no segment state in registers (at head dim 128 they have none to spare: one more live
+// value spilled and cost 20%).
 struct SegRange {
   int lo, hi;
 };
