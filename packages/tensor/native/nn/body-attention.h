@@ -203,6 +203,50 @@ NN_FN void attention_forward_task(const AttnArgs& a, int64_t b, int64_t h, int64
   }
 }
 
+// Elements d..d+W-1 of a row of dtype DT as f32.
+template <DType DT>
+NN_INLINE vf vload_as(const void* row, int64_t d) {
+  if constexpr (DT == DType::kF32) return vload(static_cast<const float*>(row) + d);
+  else if constexpr (DT == DType::kBF16) return vload_bf16(static_cast<const uint16_t*>(row) + d);
+  else return vload_f16(static_cast<const uint16_t*>(row) + d);
+}
+
+// The scores and the value sum of one query row (attention_row_task) with keys and values of
+// dtype DT read in place and converted in registers, for head dims that are whole vectors.
+// p[s] = q . k_s for s < s_end (-inf where masked); returns the largest.
+template <DType DT>
+NN_INLINE float attn_row_scores(const AttnArgs& a, int64_t b, int64_t t, int64_t hk, const float* q, float* p, int64_t s_end) {
+  const int64_t D = a.D;
+  float mx = kNegInf;
+  for (int64_t s = 0; s < s_end; ++s) {
+    if (a.qseg && !attn_visible(a, b, t, s)) {
+      p[s] = kNegInf;
+      continue;
+    }
+    const void* k = attn_row(a.k, b, s, hk);
+    vf s0 = vzero(), s1 = vzero();  // two chains, as dot()
+    int64_t d = 0;
+    for (; d + 2 * W <= D; d += 2 * W) {
+      s0 = vfma(vload_as<DT>(k, d), vload(q + d), s0);
+      s1 = vfma(vload_as<DT>(k, d + W), vload(q + d + W), s1);
+    }
+    if (d < D) s0 = vfma(vload_as<DT>(k, d), vload(q + d), s0);
+    p[s] = vhsum(vadd(s0, s1));
+    mx = std::max(mx, p[s]);
+  }
+  return mx;
+}
+// o += p[s] v_s for s < s_end with p[s] != 0.
+template <DType DT>
+NN_INLINE void attn_row_values(const AttnArgs& a, int64_t b, int64_t hk, const float* p, int64_t s_end, float* o) {
+  for (int64_t s = 0; s < s_end; ++s) {
+    if (p[s] == 0.0f) continue;
+    const void* v = attn_row(a.v, b, s, hk);
+    const vf ps = vset1(p[s]);
+    for (int64_t d = 0; d < a.D; d += W) vstore(o + d, vfma(ps, vload_as<DT>(v, d), vload(o + d)));
+  }
+}
+
 // Forward of one query row t of head h (decoding: T = 1, or a few tokens being verified).
 // The tiled task above puts queries in the vector lanes, so one query would use 1 lane in 16;
 // here the lanes run along D instead: a dot product per visible key, an exact softmax over the
@@ -218,16 +262,25 @@ NN_FN void attention_row_task(const AttnArgs& a, int64_t b, int64_t h, int64_t t
   to_f32(attn_row(a.q, b, t, h), a.q.dtype, qrow, D);
   scale_row(qrow, D, a.scale);
   const int64_t s_end = a.causal ? std::min(S, t + 1 + S - T) : S;
+  // Head dims of whole vectors read bf16/f16 keys and values in place (converted in registers);
+  // others convert each row into `row` first.
+  const bool whole = D % W == 0 && a.k.dtype == a.v.dtype;
   float mx = kNegInf;
-  for (int64_t s = 0; s < s_end; ++s) {
-    if (a.qseg && !attn_visible(a, b, t, s)) {
-      p[s] = kNegInf;
-      continue;
+  if (whole) {
+    if (a.k.dtype == DType::kF32) mx = attn_row_scores<DType::kF32>(a, b, t, hk, qrow, p, s_end);
+    else if (a.k.dtype == DType::kBF16) mx = attn_row_scores<DType::kBF16>(a, b, t, hk, qrow, p, s_end);
+    else mx = attn_row_scores<DType::kF16>(a, b, t, hk, qrow, p, s_end);
+  } else {
+    for (int64_t s = 0; s < s_end; ++s) {
+      if (a.qseg && !attn_visible(a, b, t, s)) {
+        p[s] = kNegInf;
+        continue;
+      }
+      int64_t ld;
+      const float* k = attn_rows_f32(a.k, b, s, 1, hk, D, row, &ld);
+      p[s] = dot(qrow, k, D);
+      mx = std::max(mx, p[s]);
     }
-    int64_t ld;
-    const float* k = attn_rows_f32(a.k, b, s, 1, hk, D, row, &ld);
-    p[s] = dot(qrow, k, D);
-    mx = std::max(mx, p[s]);
   }
   float& lse = a.lse[(b * a.Hq + h) * T + t];
   char* dst = static_cast<char*>(a.out) + ((b * T + t) * a.Hq + h) * D * dtype_size(a.out_dtype);
@@ -239,7 +292,10 @@ NN_FN void attention_row_task(const AttnArgs& a, int64_t b, int64_t h, int64_t t
   }
   const float sum = exp_shift(p, p, s_end, mx);
   zero_row(orow, D);
-  for (int64_t s = 0; s < s_end; ++s) {
+  if (whole && a.v.dtype == DType::kF32) attn_row_values<DType::kF32>(a, b, hk, p, s_end, orow);
+  else if (whole && a.v.dtype == DType::kBF16) attn_row_values<DType::kBF16>(a, b, hk, p, s_end, orow);
+  else if (whole) attn_row_values<DType::kF16>(a, b, hk, p, s_end, orow);
+  for (int64_t s = 0; s < s_end && !whole; ++s) {
     if (p[s] == 0.0f) continue;
     int64_t ld;
     const float* v = attn_rows_f32(a.v, b, s, 1, hk, D, row, &ld);

@@ -68,6 +68,30 @@ describe('native nn kernels', () => {
     });
   });
 
+  for (const level of ['avx512', 'avx2', 'scalar'] as const) {
+    it(`attention for a few queries (decoding) matches the reference: f32, bf16, f16, head dims of whole vectors and not (${level})`, () => {
+      setCpuSimdLevel(level);
+      tidy(() => {
+        // T = 1 and 3 queries after a cache (S > T), grouped heads; D 64 is whole vectors at every
+        // level (read in place), D 40 is not at avx512 and avx2 (converted row by row).
+        for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+          for (const [T, D] of [[1, 64], [3, 64], [1, 40]] as const) {
+            const [qr, qc] = pair([2, T, 4, D], { seed: 11, dtype });
+            const [kr, kc] = pair([2, 37, 2, D], { seed: 12, dtype });
+            const [vr, vc] = pair([2, 37, 2, D], { seed: 13, dtype });
+            const expected = scaledDotProductAttention(qr, kr, vr, { causal: true });
+            expectClose(scaledDotProductAttention(qc, kc, vc, { causal: true }), expected, toleranceFor(dtype), `${dtype} T ${T} D ${D}`);
+            const seg = (rows: number[][]) => tensor(rows, { dtype: 'i32', device: qc.device });
+            const kSeg = [[...Array(37).keys()].map((s) => (s < 20 ? 1 : 2)), Array(37).fill(1)];
+            const qSeg = kSeg.map((row) => row.slice(37 - T));
+            const withSegments = scaledDotProductAttention(qr, kr, vr, { causal: true, qSegments: seg(qSeg).to('reference'), kSegments: seg(kSeg).to('reference') });
+            expectClose(scaledDotProductAttention(qc, kc, vc, { causal: true, qSegments: seg(qSeg), kSegments: seg(kSeg) }), withSegments, toleranceFor(dtype), `${dtype} T ${T} D ${D} segments`);
+          }
+        }
+      });
+    });
+  }
+
   it('attention forward and backward agree with the reference for 1, 2 and 3 threads', () => {
     const threads = cpuNumThreads();
     try {
