@@ -111,14 +111,17 @@ __device__ __forceinline__ void load_rows_a(uint32_t f[KD][4], const View& x, in
   }
 }
 
-// acc[m][0..NT) += A_m @ B over k0..k0+15 for each of the MT m-tiles, B(k, n) = X[n][k] (rows
-// of X are the n index). Each B fragment read from shared memory feeds all MT products.
-template <typename T, int MT, int NT>
-__device__ __forceinline__ void mma_rows_n(float acc[][NT][4], const uint32_t a[][4], const T* x, int stride, int k0, int lane) {
+// acc[m][0..NT) += A_m @ B over k0..k0+15 for each of the MT m-tiles, B read from a row-major
+// shared array X whose rows are the n index (B(k, n) = X[n][k]: K in Q K^T) or, with ROWS_K,
+// the k index (B(k, n) = X[k][n]: V in P V, read with ldmatrix .trans). Each B fragment read
+// from shared memory feeds all MT products.
+template <typename T, int MT, int NT, bool ROWS_K>
+__device__ __forceinline__ void mma_smem(float acc[][NT][4], const uint32_t a[][4], const T* x, int stride, int k0, int lane) {
 #pragma unroll
   for (int j = 0; j < NT; j += 2) {
     uint32_t bb[4];
-    ldsm_b_rows_n(bb, x, stride, j, k0, lane);
+    if constexpr (ROWS_K) ldsm_b_rows_k(bb, x, stride, j, k0, lane);
+    else ldsm_b_rows_n(bb, x, stride, j, k0, lane);
 #pragma unroll
     for (int m = 0; m < MT; m++) {
       mma_16816<T>(acc[m][j], a[m], bb[0], bb[1]);
@@ -126,19 +129,13 @@ __device__ __forceinline__ void mma_rows_n(float acc[][NT][4], const uint32_t a[
     }
   }
 }
-// The same where B(k, n) = X[k][n] (rows of X are the k index).
-template <typename T, int MT, int NT>
-__device__ __forceinline__ void mma_rows_k(float acc[][NT][4], const uint32_t a[][4], const T* x, int stride, int k0, int lane) {
+
+// Row i of the lane's two (0: row g, 1: row g + 8) of a 16-row accumulator tile, times scale,
+// into dst: columns 8n + 2c and 8n + 2c + 1 of every n.
+template <typename T, int ND>
+__device__ __forceinline__ void store_row(T* dst, const float (&acc)[ND][4], int i, float scale, int c) {
 #pragma unroll
-  for (int n = 0; n < NT; n += 2) {
-    uint32_t bb[4];
-    ldsm_b_rows_k(bb, x, stride, n, k0, lane);
-#pragma unroll
-    for (int m = 0; m < MT; m++) {
-      mma_16816<T>(acc[m][n], a[m], bb[0], bb[1]);
-      mma_16816<T>(acc[m][n + 1], a[m], bb[2], bb[3]);
-    }
-  }
+  for (int n = 0; n < ND; n++) *reinterpret_cast<uint32_t*>(dst + n * 8 + 2 * c) = pack_pair<T>(acc[n][2 * i] * scale, acc[n][2 * i + 1] * scale);
 }
 
 template <int M, int N>
@@ -307,6 +304,25 @@ __device__ __forceinline__ void next_tile(int64_t it, int64_t tiles, F&& issue) 
   __syncthreads();
 }
 
+// The key-tile loop of the query-tile kernels (forward, dq): each tile of K and V (and its
+// segment ids) lands in shared memory while the next is copied, then body(s0, ks, vs, kseg_s, kr)
+// runs unless the warp sees nothing of it; every thread passes the block's barriers.
+template <typename T, typename C, bool SEG, typename Issue, typename Body>
+__device__ __forceinline__ void for_each_key_tile(const AttnDims& d, const QueryBlock<C::MT>& qb, Issue&& issue, const T* kbuf,
+                                                  const T* vbuf, const int* kseg_buf, int lane, Body&& body) {
+  constexpr int TILE = C::BN * (C::D + kPad);
+  for (int64_t it = 0; it < qb.tiles; it++) {
+    next_tile(it, qb.tiles, issue);
+    const int64_t s0 = it * C::BN;
+    const int buf = static_cast<int>(it & 1);
+    const int* kseg_s = kseg_buf + buf * C::BN;
+    const SegRange kr = SEG ? tile_range(kseg_s, C::BN, lane) : SegRange{0, 0};
+    if (!tile_hidden<C, SEG>(d, qb, s0, kr)) body(s0, kbuf + buf * TILE, vbuf + buf * TILE, kseg_s, kr);
+    __syncthreads();  // the next issue overwrites this buffer
+  }
+  if (qb.tiles == 0) cp_async_commit(), cp_async_wait<0>();  // the queued Q (dO) copy
+}
+
 // One key tile of the online softmax for a 16-row m-tile: scales and masks the scores s in
 // place (log2 units), turns them into probabilities against the new running max, and rescales
 // the running max m, sum l and output o of the lane's two rows.
@@ -367,40 +383,29 @@ __global__ void __launch_bounds__(kThreads, C::MINB) attention_forward_mma_kerne
   for (int mt = 0; mt < MT; mt++) m[mt][0] = m[mt][1] = -INFINITY, l[mt][0] = l[mt][1] = 0.f;
   zero(o);
   const float sl = d.scale * kLog2e;  // scores in log2 units: exp2 instead of exp
-  for (int64_t it = 0; it < qb.tiles; it++) {
-    next_tile(it, qb.tiles, issue);
-    const int64_t s0 = it * BN;
-    const int buf = static_cast<int>(it & 1);
-    const int* kseg_s = kseg_buf + buf * BN;
-    const SegRange kr = SEG ? tile_range(kseg_s, BN, lane) : SegRange{0, 0};
-    if (!tile_hidden<C, SEG>(d, qb, s0, kr)) {
-      const T* ks = kbuf + buf * TILE;
-      const T* vs = vbuf + buf * TILE;
-      float s[MT][NB][4];
-      zero(s);
+  for_each_key_tile<T, C, SEG>(d, qb, issue, kbuf, vbuf, kseg_buf, lane, [&](int64_t s0, const T* ks, const T* vs, const int* kseg_s, SegRange kr) {
+    float s[MT][NB][4];
+    zero(s);
 #pragma unroll
-      for (int kk = 0; kk < KD; kk++) {
-        uint32_t a[MT][4];
-        qa.frags(a, kk, warp, lane);
-        mma_rows_n<T, MT, NB>(s, a, ks, KS, kk * 16, lane);
-      }
-      const bool whole = tile_whole<C, SEG>(d, qb, s0, kr);
-#pragma unroll
-      for (int mt = 0; mt < MT; mt++) {
-        softmax_step<NB, ND>(s[mt], m[mt], l[mt], o[mt], sl, c,
-                             [&](int i, int kj) { return whole || sees(d, qb.rows[mt][i], s0 + kj, qb.qsg[mt][i], kseg_s[kj]); });
-      }
-#pragma unroll
-      for (int kk = 0; kk < BN / 16; kk++) {
-        uint32_t a[MT][4];
-#pragma unroll
-        for (int mt = 0; mt < MT; mt++) acc_to_a<T>(a[mt], s[mt][2 * kk], s[mt][2 * kk + 1]);
-        mma_rows_k<T, MT, ND>(o, a, vs, KS, kk * 16, lane);
-      }
+    for (int kk = 0; kk < KD; kk++) {
+      uint32_t a[MT][4];
+      qa.frags(a, kk, warp, lane);
+      mma_smem<T, MT, NB, false>(s, a, ks, KS, kk * 16, lane);
     }
-    __syncthreads();  // the next issue overwrites this buffer
-  }
-  if (qb.tiles == 0) cp_async_commit(), cp_async_wait<0>();  // the queued Q (dO) copy
+    const bool whole = tile_whole<C, SEG>(d, qb, s0, kr);
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++) {
+      softmax_step<NB, ND>(s[mt], m[mt], l[mt], o[mt], sl, c,
+                           [&](int i, int kj) { return whole || sees(d, qb.rows[mt][i], s0 + kj, qb.qsg[mt][i], kseg_s[kj]); });
+    }
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; kk++) {
+      uint32_t a[MT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; mt++) acc_to_a<T>(a[mt], s[mt][2 * kk], s[mt][2 * kk + 1]);
+      mma_smem<T, MT, ND, true>(o, a, vs, KS, kk * 16, lane);
+    }
+  });
 #pragma unroll
   for (int mt = 0; mt < MT; mt++) {
     for (int i = 0; i < 2; i++) {
@@ -410,9 +415,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) attention_forward_mma_kerne
       const int64_t t = qb.rows[mt][i];
       if (t >= d.T) continue;
       const float inv = sum > 0.f ? 1.f / sum : 0.f;
-      T* po = row_out<T>(out, qb.b, t, qb.h);
-#pragma unroll
-      for (int n = 0; n < ND; n++) *reinterpret_cast<uint32_t*>(po + n * 8 + 2 * c) = pack_pair<T>(o[mt][n][2 * i] * inv, o[mt][n][2 * i + 1] * inv);
+      store_row<T, ND>(row_out<T>(out, qb.b, t, qb.h), o[mt], i, inv, c);
       if (c == 0) lse[(qb.b * d.Hq + qb.h) * d.T + t] = sum > 0.f ? m[mt][i] * kLn2 + logf(sum) : -INFINITY;
     }
   }
@@ -469,61 +472,46 @@ __global__ void __launch_bounds__(kThreads, C::MINB) attention_dq_mma_kernel(Vie
   float acc[MT][ND][4];
   zero(acc);
   const float sl = d.scale * kLog2e;
-  for (int64_t it = 0; it < qb.tiles; it++) {
-    next_tile(it, qb.tiles, issue);
-    const int64_t s0 = it * BN;
-    const int buf = static_cast<int>(it & 1);
-    const int* kseg_s = kseg_buf + buf * BN;
-    const SegRange kr = SEG ? tile_range(kseg_s, BN, lane) : SegRange{0, 0};
-    if (!tile_hidden<C, SEG>(d, qb, s0, kr)) {
-      const T* ks = kbuf + buf * TILE;
-      const T* vs = vbuf + buf * TILE;
-      float s[MT][NB][4], dp[MT][NB][4];
-      zero(s);
-      zero(dp);
+  for_each_key_tile<T, C, SEG>(d, qb, issue, kbuf, vbuf, kseg_buf, lane, [&](int64_t s0, const T* ks, const T* vs, const int* kseg_s, SegRange kr) {
+    float s[MT][NB][4], dp[MT][NB][4];
+    zero(s);
+    zero(dp);
 #pragma unroll
-      for (int kk = 0; kk < KD; kk++) {
-        uint32_t a[MT][4];
-        qa.frags(a, kk, warp, lane);
-        mma_rows_n<T, MT, NB>(s, a, ks, KS, kk * 16, lane);
-        ga.frags(a, kk, warp, lane);
-        mma_rows_n<T, MT, NB>(dp, a, vs, KS, kk * 16, lane);
-      }
-      const bool whole = tile_whole<C, SEG>(d, qb, s0, kr);
+    for (int kk = 0; kk < KD; kk++) {
+      uint32_t a[MT][4];
+      qa.frags(a, kk, warp, lane);
+      mma_smem<T, MT, NB, false>(s, a, ks, KS, kk * 16, lane);
+      ga.frags(a, kk, warp, lane);
+      mma_smem<T, MT, NB, false>(dp, a, vs, KS, kk * 16, lane);
+    }
+    const bool whole = tile_whole<C, SEG>(d, qb, s0, kr);
 #pragma unroll
-      for (int mt = 0; mt < MT; mt++) {
+    for (int mt = 0; mt < MT; mt++) {
 #pragma unroll
-        for (int j = 0; j < NB; j++) {
+      for (int j = 0; j < NB; j++) {
 #pragma unroll
-          for (int e = 0; e < 4; e++) {
-            const int kj = j * 8 + 2 * c + (e & 1), i = e >> 1;
-            const bool ok = lse2[mt][i] != -INFINITY && (whole || sees(d, qb.rows[mt][i], s0 + kj, qb.qsg[mt][i], kseg_s[kj]));
-            const float p = ok ? ex2_ftz(s[mt][j][e] * sl - lse2[mt][i]) : 0.f;
-            s[mt][j][e] = p * (dp[mt][j][e] - dl[mt][i]);
-          }
+        for (int e = 0; e < 4; e++) {
+          const int kj = j * 8 + 2 * c + (e & 1), i = e >> 1;
+          const bool ok = lse2[mt][i] != -INFINITY && (whole || sees(d, qb.rows[mt][i], s0 + kj, qb.qsg[mt][i], kseg_s[kj]));
+          const float p = ok ? ex2_ftz(s[mt][j][e] * sl - lse2[mt][i]) : 0.f;
+          s[mt][j][e] = p * (dp[mt][j][e] - dl[mt][i]);
         }
       }
-#pragma unroll
-      for (int kk = 0; kk < BN / 16; kk++) {
-        uint32_t a[MT][4];
-#pragma unroll
-        for (int mt = 0; mt < MT; mt++) acc_to_a<T>(a[mt], s[mt][2 * kk], s[mt][2 * kk + 1]);
-        mma_rows_k<T, MT, ND>(acc, a, ks, KS, kk * 16, lane);
-      }
     }
-    __syncthreads();
-  }
-  if (qb.tiles == 0) cp_async_commit(), cp_async_wait<0>();  // the queued Q (dO) copy
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; kk++) {
+      uint32_t a[MT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; mt++) acc_to_a<T>(a[mt], s[mt][2 * kk], s[mt][2 * kk + 1]);
+      mma_smem<T, MT, ND, true>(acc, a, ks, KS, kk * 16, lane);
+    }
+  });
 #pragma unroll
   for (int mt = 0; mt < MT; mt++) {
     for (int i = 0; i < 2; i++) {
       const int64_t t = qb.rows[mt][i];
       if (t >= d.T) continue;
-      T* pq = row_out<T>(dq, qb.b, t, qb.h);
-#pragma unroll
-      for (int n = 0; n < ND; n++) {
-        *reinterpret_cast<uint32_t*>(pq + n * 8 + 2 * c) = pack_pair<T>(acc[mt][n][2 * i] * d.scale, acc[mt][n][2 * i + 1] * d.scale);
-      }
+      store_row<T, ND>(row_out<T>(dq, qb.b, t, qb.h), acc[mt], i, d.scale, c);
     }
   }
 }
@@ -543,16 +531,16 @@ constexpr size_t dkv_smem() {
 }
 
 // dk = scale * sum_t dS[t, s] q[t], dv = sum_t P[t, s] dO[t], over the query heads of the kv
-// head's group. grid: (ceil(S / 64), B * Hkv * split): with split > 1 (grouped-query heads)
-// each block takes group / split of the query heads and writes f32 partial sums to partial
-// (two regions, dk then dv, each (B, S, Hkv, split, D)) for attention_dkv_sum_kernel; a block
-// per kv head alone would leave most of the GPU idle (4 x 1024 tokens, 8 kv heads: 512 blocks).
+// head's group. grid: (ceil(S / 64), B * Hq): a block per query head. With grouped-query heads
+// it writes f32 partial sums to partial (two regions, dk then dv, each (B, S, Hq, D)) that
+// attention_dkv_sum_kernel adds up; a block per kv head, looping over its group, would leave
+// most of the GPU idle (4 x 1024 tokens, 8 kv heads: 512 blocks).
 // Each warp owns 16 keys and works on P^T and dS^T (keys x queries). Q and dO tiles of BQ
 // queries stream through shared memory (Q serves K Q^T and dS^T Q; dO serves V dO^T and P^T dO).
 template <typename T, typename C, bool SEG>
 __global__ void __launch_bounds__(kThreads, C::MINB) attention_dkv_mma_kernel(View q, View k, View v, const float* lse, const float* delta,
-                                                                     View dout, View dk, View dv, float* partial, int split, View qseg,
-                                                                     View kseg, AttnDims d) {
+                                                                     View dout, View dk, View dv, float* partial, View qseg, View kseg,
+                                                                     AttnDims d) {
   constexpr int D = C::D, BQ = C::BQ, KS = D + kPad, KD = D / 16, ND = D / 8, NQ = BQ / 8, QTILE = BQ * KS;
   extern __shared__ __align__(16) unsigned char smem[];
   T* ks = reinterpret_cast<T*>(smem);
@@ -564,19 +552,18 @@ __global__ void __launch_bounds__(kThreads, C::MINB) attention_dkv_mma_kernel(Vi
   int* qseg_buf = reinterpret_cast<int*>(delta_buf + 2 * BQ);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
   const int64_t s_first = blockIdx.x * static_cast<int64_t>(kTile);
-  const int64_t b = blockIdx.y / (d.Hkv * split), hk = (blockIdx.y / split) % d.Hkv, part = blockIdx.y % split;
+  const int64_t b = blockIdx.y / d.Hq, h = blockIdx.y % d.Hq, hk = h / (d.Hq / d.Hkv);
   const int64_t keys[1][2] = {{s_first + warp * 16 + g, s_first + warp * 16 + g + 8}};
-  const int64_t shift = d.S - d.T, heads = d.Hq / d.Hkv / split, h0 = hk * (d.Hq / d.Hkv) + part * heads;
+  const int64_t shift = d.S - d.T;
   // Causal: queries before the block's first key minus (S - T) never see it.
   const int64_t t_begin = d.causal ? max(static_cast<int64_t>(0), s_first - shift) : 0;
-  const int64_t per_head = t_begin < d.T ? (d.T - t_begin + BQ - 1) / BQ : 0;
-  const int64_t tiles = per_head * heads;
+  const int64_t tiles = t_begin < d.T ? (d.T - t_begin + BQ - 1) / BQ : 0;
   RowOperand<T, D, 1, C::REG> ka, va;
   ka.load(k, b, hk, s_first, keys, d.S, c, ks);
   va.load(v, b, hk, s_first, keys, d.S, c, vs);
   auto issue = [&](int64_t it) {
     const int buf = static_cast<int>(it & 1);
-    const int64_t h = h0 + it / per_head, t0 = t_begin + (it % per_head) * BQ;
+    const int64_t t0 = t_begin + it * BQ;
     copy_rows_async<T, D, BQ>(q, b, h, t0, d.T, qbuf + buf * QTILE);
     copy_rows_async<T, D, BQ>(dout, b, h, t0, d.T, gbuf + buf * QTILE);
     if (threadIdx.x < BQ) {
@@ -608,7 +595,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) attention_dkv_mma_kernel(Vi
     const float* lse_s = lse_buf + buf * BQ;
     const float* delta_s = delta_buf + buf * BQ;
     const int* qseg_s = qseg_buf + buf * BQ;
-    const int64_t t0 = t_begin + (it % per_head) * BQ;
+    const int64_t t0 = t_begin + it * BQ;
     // Skipped by the warp: queries before its first key (causal), past T, or in other segments.
     const SegRange qr = SEG ? tile_range(qseg_s, BQ, lane) : SegRange{0, 0};
     if (w_first >= d.S || (d.causal && t0 + BQ - 1 + shift < w_first) || (SEG && disjoint(qr, kr))) {
@@ -623,8 +610,8 @@ __global__ void __launch_bounds__(kThreads, C::MINB) attention_dkv_mma_kernel(Vi
       uint32_t ak[1][4], av[1][4];
       ka.frags(ak, kk, warp, lane);
       va.frags(av, kk, warp, lane);
-      mma_rows_n<T, 1, NQ>(st, ak, qs, KS, kk * 16, lane);
-      mma_rows_n<T, 1, NQ>(dpt, av, gs, KS, kk * 16, lane);
+      mma_smem<T, 1, NQ, false>(st, ak, qs, KS, kk * 16, lane);
+      mma_smem<T, 1, NQ, false>(dpt, av, gs, KS, kk * 16, lane);
     }
     const bool whole = (!SEG || one_segment(qr, kr)) && w_first + 16 <= d.S && t0 + BQ <= d.T && (!d.causal || w_first + 15 <= t0 + shift);
 #pragma unroll
@@ -644,16 +631,16 @@ __global__ void __launch_bounds__(kThreads, C::MINB) attention_dkv_mma_kernel(Vi
       uint32_t ap[1][4], ads[1][4];
       acc_to_a<T>(ap[0], st[0][2 * kq], st[0][2 * kq + 1]);
       acc_to_a<T>(ads[0], dpt[0][2 * kq], dpt[0][2 * kq + 1]);
-      mma_rows_k<T, 1, ND>(dva, ap, gs, KS, kq * 16, lane);
-      mma_rows_k<T, 1, ND>(dka, ads, qs, KS, kq * 16, lane);
+      mma_smem<T, 1, ND, true>(dva, ap, gs, KS, kq * 16, lane);
+      mma_smem<T, 1, ND, true>(dka, ads, qs, KS, kq * 16, lane);
     }
     __syncthreads();
   }
   for (int i = 0; i < 2; i++) {
     if (keys[0][i] >= d.S) continue;
-    if (split > 1) {
-      const int64_t region = d.B * d.S * d.Hkv * split * D;
-      float* pk = partial + (((b * d.S + keys[0][i]) * d.Hkv + hk) * split + part) * D;
+    if (d.Hq > d.Hkv) {
+      const int64_t region = d.B * d.S * d.Hq * D;
+      float* pk = partial + ((b * d.S + keys[0][i]) * d.Hq + h) * D;
 #pragma unroll
       for (int n = 0; n < ND; n++) {
         *reinterpret_cast<float2*>(pk + n * 8 + 2 * c) = make_float2(dka[0][n][2 * i] * d.scale, dka[0][n][2 * i + 1] * d.scale);
@@ -661,27 +648,22 @@ __global__ void __launch_bounds__(kThreads, C::MINB) attention_dkv_mma_kernel(Vi
       }
       continue;
     }
-    T* pk = row_out<T>(dk, b, keys[0][i], hk);
-    T* pv = row_out<T>(dv, b, keys[0][i], hk);
-#pragma unroll
-    for (int n = 0; n < ND; n++) {
-      *reinterpret_cast<uint32_t*>(pk + n * 8 + 2 * c) = pack_pair<T>(dka[0][n][2 * i] * d.scale, dka[0][n][2 * i + 1] * d.scale);
-      *reinterpret_cast<uint32_t*>(pv + n * 8 + 2 * c) = pack_pair<T>(dva[0][n][2 * i], dva[0][n][2 * i + 1]);
-    }
+    store_row<T, ND>(row_out<T>(dk, b, keys[0][i], hk), dka[0], i, d.scale, c);
+    store_row<T, ND>(row_out<T>(dv, b, keys[0][i], hk), dva[0], i, 1.f, c);
   }
 }
 
-// dk, dv (B, S, Hkv, D) = the sums over split of attention_dkv_mma_kernel's f32 partials: a
-// thread per pair of columns of a row.
+// dk, dv (B, S, Hkv, D) = the sums over each kv head's group of attention_dkv_mma_kernel's f32
+// partials (B, S, Hq, D), whose group heads are adjacent: a thread per pair of columns of a row.
 template <typename T, int D>
-__global__ void attention_dkv_sum_kernel(const float* partial, int split, View dk, View dv, AttnDims d) {
-  const int64_t rows = d.B * d.S * d.Hkv, region = rows * split * D;
+__global__ void attention_dkv_sum_kernel(const float* partial, View dk, View dv, AttnDims d) {
+  const int64_t rows = d.B * d.S * d.Hkv, group = d.Hq / d.Hkv, region = rows * group * D;
   LMCUDA_FOR(j, rows * (D / 2)) {
     const int64_t row = j / (D / 2), i = (j % (D / 2)) * 2;
     const int64_t hk = row % d.Hkv, s = (row / d.Hkv) % d.S, b = row / (d.Hkv * d.S);
-    const float* src = partial + row * split * D + i;
+    const float* src = partial + row * group * D + i;
     float2 gk = make_float2(0.f, 0.f), gv = make_float2(0.f, 0.f);
-    for (int p = 0; p < split; p++) {
+    for (int64_t p = 0; p < group; p++) {
       const float2 a = *reinterpret_cast<const float2*>(src + p * D), e = *reinterpret_cast<const float2*>(src + region + p * D);
       gk.x += a.x, gk.y += a.y, gv.x += e.x, gv.y += e.y;
     }
@@ -792,18 +774,18 @@ bool attention_backward_mma(const View& q, const View& k, const View& v, const V
       auto kernel = d.has_seg ? attention_dkv_mma_kernel<T, C, true> : attention_dkv_mma_kernel<T, C, false>;
       allow_smem(kernel, bytes, "attentionGrad");
       // Grouped-query heads: a block per query head, whose partial sums a second kernel adds.
-      const int split = static_cast<int>(d.Hq / d.Hkv);
+      const bool grouped = d.Hq > d.Hkv;
       float* partial = nullptr;
-      if (split > 1) {
+      if (grouped) {
         check(cudaMallocAsync(reinterpret_cast<void**>(&partial), static_cast<size_t>(2 * d.B * d.S * d.Hq * D) * sizeof(float), stream()),
               "attentionGrad", "cudaMallocAsync (dk, dv partial sums)");
       }
-      const dim3 grid(static_cast<unsigned>((d.S + kTile - 1) / kTile), static_cast<unsigned>(d.B * d.Hkv * split));
+      const dim3 grid(static_cast<unsigned>((d.S + kTile - 1) / kTile), static_cast<unsigned>(d.B * d.Hq));
       profiled(D == 64 ? "attentionGrad: dk, dv (D 64)" : "attentionGrad: dk, dv (D 128)", [&] {
-        kernel<<<grid, kThreads, bytes, stream()>>>(q, k, v, lse, delta, dout, dk, dv, partial, split, qseg, kseg, d);
-        if (split > 1) attention_dkv_sum_kernel<T, D><<<blocks_for(d.B * d.S * d.Hkv * (D / 2), 256), 256, 0, stream()>>>(partial, split, dk, dv, d);
+        kernel<<<grid, kThreads, bytes, stream()>>>(q, k, v, lse, delta, dout, dk, dv, partial, qseg, kseg, d);
+        if (grouped) attention_dkv_sum_kernel<T, D><<<blocks_for(d.B * d.S * d.Hkv * (D / 2), 256), 256, 0, stream()>>>(partial, dk, dv, d);
       });
-      if (split > 1) check(cudaFreeAsync(partial, stream()), "attentionGrad", "cudaFreeAsync (dk, dv partial sums)");
+      if (grouped) check(cudaFreeAsync(partial, stream()), "attentionGrad", "cudaFreeAsync (dk, dv partial sums)");
     }
   });
   check_launch("attentionGrad");

@@ -6,28 +6,33 @@
 #pragma once
 
 #include <initializer_list>
+#include <type_traits>
 
 #include "common.h"
 
 namespace lmcuda {
 
+// f32 <-> E for E one of float, __nv_bfloat16, __half (round to nearest even).
 template <typename E>
-__device__ __forceinline__ float to_f32(E v);
-template <>
-__device__ __forceinline__ float to_f32<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ float to_f32<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <>
-__device__ __forceinline__ float to_f32<__half>(__half v) { return __half2float(v); }
+__device__ __forceinline__ float to_f32(E v) {
+  if constexpr (std::is_same_v<E, __nv_bfloat16>) return __bfloat162float(v);
+  else if constexpr (std::is_same_v<E, __half>) return __half2float(v);
+  else return v;
+}
+template <typename E>
+__device__ __forceinline__ E from_f32(float v) {
+  if constexpr (std::is_same_v<E, __nv_bfloat16>) return __float2bfloat16_rn(v);
+  else if constexpr (std::is_same_v<E, __half>) return __float2half_rn(v);
+  else return v;
+}
 
-template <typename E>
-__device__ __forceinline__ E from_f32(float v);
-template <>
-__device__ __forceinline__ float from_f32<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
-template <>
-__device__ __forceinline__ __half from_f32<__half>(float v) { return __float2half_rn(v); }
+// Runs f(E{}) with E the element type of float dtype dt: F32, BF16 or F16.
+template <typename F>
+void with_float_type(int dt, F&& f) {
+  if (dt == F32) f(float{});
+  else if (dt == BF16) f(__nv_bfloat16{});
+  else f(__half{});
+}
 
 // out[i] = f(a[i], b[i]) (b unused when NIN is 1).
 template <typename E, int NIN, typename F>
@@ -75,9 +80,7 @@ bool try_dense_map(std::initializer_list<const View*> in, const View& out, F f) 
     dense_map_kernel<E, NIN><<<blocks, 256, 0, stream()>>>(reinterpret_cast<const E*>(a->data()), reinterpret_cast<const E*>(b->data()),
                                                            reinterpret_cast<E*>(out.data()), n, f);
   };
-  if (dt == F32) launch(float{});
-  else if (dt == BF16) launch(__nv_bfloat16{});
-  else launch(__half{});
+  with_float_type(dt, launch);
   return true;
 }
 

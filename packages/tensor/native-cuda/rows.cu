@@ -231,9 +231,7 @@ bool try_dense_rows(std::initializer_list<const View*> views, int64_t n, F&& f) 
     else f(e, std::integral_constant<int, 4>{});
   };
   if (per_thread > 4) return false;
-  if (dt == F32) with_nv(float{});
-  else if (dt == BF16) with_nv(__nv_bfloat16{});
-  else with_nv(__half{});
+  with_float_type(dt, with_nv);
   return true;
 }
 
