@@ -72,7 +72,9 @@ function sumsOfSquares(grads: readonly Tensor[]): number[] {
   const groups = new Map<string, number[]>();
   totals.forEach((t, i) => {
     const key = `${t.device} ${t.dtype}`;
-    groups.set(key, [...(groups.get(key) ?? []), i]);
+    const group = groups.get(key);
+    if (group) group.push(i);
+    else groups.set(key, [i]);
   });
   const values = new Array<number>(grads.length);
   for (const indices of groups.values()) {
