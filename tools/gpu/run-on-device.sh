@@ -7,8 +7,8 @@
 #   ../shared/tools/device-prep.sh                  # Node.js and the cuBLAS finder
 #   bash tools/gpu/pack-for-device.sh               # slim node_modules + the shared files used
 #   LMFLOW_CUDA_ARCHS=90 npm run build:cuda -w @lmflow/tensor
-#   device run  carry: [".device", "packages/tensor/build/Release/lmflow_cpu.node",
-#                       "packages/tensor/native-cuda/build"]
+#   xz -c packages/tensor/native-cuda/build/lmflow_cuda.node > .device/cuda.node.xz
+#   device run  carry: [".device", "packages/tensor/build/Release/lmflow_cpu.node"]
 #               command: "bash tools/gpu/run-on-device.sh"
 #
 # GPU_STAGES picks what runs (default "test bench"; also "attention" and "matmul": kernel times
@@ -25,6 +25,10 @@ if [ -f .device/nm.txz ] && [ ! -d node_modules/vitest ]; then
   tar -xJf .device/nm.txz
 fi
 [ -e ../shared ] || ln -s "$PWD/.device/shared" ../shared
+# The library can come compressed (.device/cuda.node.xz: the run's files are capped at 64 MiB).
+if [ -f .device/cuda.node.xz ] && [ ! -f packages/tensor/native-cuda/build/lmflow_cuda.node ]; then
+  mkdir -p packages/tensor/native-cuda/build && xz -dc .device/cuda.node.xz > packages/tensor/native-cuda/build/lmflow_cuda.node
+fi
 [ -f packages/tensor/native-cuda/build/lmflow_cuda.node ] || LMFLOW_CUDA_ARCHS=90 run node packages/tensor/scripts/build-cuda.mjs 2>&1 | tee "$out/build.log"
 export PYTHONUNBUFFERED=1
 ts="node --import tsx --conditions=lmflow-source"

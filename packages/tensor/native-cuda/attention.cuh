@@ -28,5 +28,10 @@ bool attention_forward_mma(const View& q, const View& k, const View& v, const Vi
                            const View& kseg, const AttnDims& d);
 bool attention_backward_mma(const View& q, const View& k, const View& v, const View& out, const float* lse, const View& dout,
                             const View& dq, const View& dk, const View& dv, const View& qseg, const View& kseg, const AttnDims& d);
+// The same on Hopper's warpgroup products (attention_wgmma.cu), tried first by the two above:
+// false where the GPU is not compute capability 9.0, the library was built without sm_90a, or
+// LMFLOW_CUDA_ATTENTION=mma asks for the mma.sync kernels.
+bool attention_forward_wgmma(const View& q, const View& k, const View& v, const View& out, float* lse, const View& qseg,
+                             const View& kseg, const AttnDims& d);
 
 }  // namespace lmcuda

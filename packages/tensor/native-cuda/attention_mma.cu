@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "attention.cuh"
+#include "attention_tiles.cuh"
 #include "device.cuh"
 #include "mma.cuh"
 #include "profile.h"
@@ -26,17 +27,7 @@ constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
 constexpr int kTile = 64;  // keys of a dk/dv block (16 per warp)
 constexpr int kPad = 8;
-constexpr float kLog2e = 1.4426950408889634f;
-constexpr float kLn2 = 0.6931471805599453f;
 
-template <typename T>
-__device__ __forceinline__ const T* row_in(const View& v, int64_t b, int64_t t, int64_t h) {
-  return reinterpret_cast<const T*>(v.ptr) + row_offset(v, b, t, h);
-}
-template <typename T>
-__device__ __forceinline__ T* row_out(const View& v, int64_t b, int64_t t, int64_t h) {
-  return reinterpret_cast<T*>(v.ptr) + row_offset(v, b, t, h);
-}
 
 template <typename T>
 __device__ __forceinline__ float2 unpack_pair(const T* p);
@@ -74,26 +65,7 @@ __device__ __forceinline__ void copy_rows_async(const View& x, int64_t b, int64_
   }
 }
 
-// op (max, sum) over this lane's 2 NB scores of row i (0 or 1) of a 16-row m-tile, as a tree:
-// depth log2(2 NB) instead of a chain of 2 NB dependent instructions, whose latency two warps
-// per scheduler cannot hide. (The caller combines the row's four lanes.)
-template <int NB, typename Op>
-__device__ __forceinline__ float row_reduce(const float (&s)[NB][4], int i, Op&& op) {
-  float t[NB];
-#pragma unroll
-  for (int j = 0; j < NB; j++) t[j] = op(s[j][2 * i], s[j][2 * i + 1]);
-#pragma unroll
-  for (int w = NB / 2; w >= 1; w /= 2) {
-#pragma unroll
-    for (int j = 0; j < w; j++) t[j] = op(t[j], t[j + w]);
-  }
-  return t[0];
-}
 
-// Whether key s is visible from query t (segment ids qs, ks).
-__device__ __forceinline__ bool sees(const AttnDims& d, int64_t t, int64_t s, int qs, int ks) {
-  return t < d.T && s < d.S && (!d.causal || s <= t + d.S - d.T) && (!d.has_seg || qs == ks);
-}
 
 // A fragments of 16 rows (r0 and r0 + 8 for this lane) of a (B, T, H, D) view, straight from
 // global memory; zeros for rows past T.
@@ -130,22 +102,7 @@ __device__ __forceinline__ void mma_smem(float acc[][NT][4], const uint32_t a[][
   }
 }
 
-// Row i of the lane's two (0: row g, 1: row g + 8) of a 16-row accumulator tile, times scale,
-// into dst: columns 8n + 2c and 8n + 2c + 1 of every n.
-template <typename T, int ND>
-__device__ __forceinline__ void store_row(T* dst, const float (&acc)[ND][4], int i, float scale, int c) {
-#pragma unroll
-  for (int n = 0; n < ND; n++) *reinterpret_cast<uint32_t*>(dst + n * 8 + 2 * c) = pack_pair<T>(acc[n][2 * i] * scale, acc[n][2 * i + 1] * scale);
-}
 
-template <int M, int N>
-__device__ __forceinline__ void zero(float (&acc)[M][N][4]) {
-#pragma unroll
-  for (int m = 0; m < M; m++) {
-#pragma unroll
-    for (int j = 0; j < N; j++) acc[m][j][0] = acc[m][j][1] = acc[m][j][2] = acc[m][j][3] = 0.f;
-  }
-}
 
 // The left operand of a warp's products: MT m-tiles of 16 rows (rows m*16.. of the warp's
 // 16*MT), 4 warps to a block of BM rows. Its fragments stay in registers (REG), loaded once
@@ -192,27 +149,6 @@ struct QTiles {
   static constexpr int MINB = MINB_;  // blocks per SM the registers must allow (__launch_bounds__)
 };
 
-// A warp's range of segment ids (packed samples). Comparing the ranges of a warp's rows and of
-// a tile's keys tells, before any product, that no key of the tile is in a segment of any row
-// (the warp skips the tile: with samples of a few hundred tokens packed into rows of a
-// thousand, most causal tiles are such) or that all of them share one segment (no per-element
-// mask). The kernels take SEG (d.has_seg) as a template argument, so that without segments they
-// keep no segment state in registers (at head dim 128 they have none to spare: one more live
-// value spilled and cost 20%).
-struct SegRange {
-  int lo, hi;
-};
-__device__ __forceinline__ SegRange warp_range(int lo, int hi) {
-  return {__reduce_min_sync(0xffffffffu, lo), __reduce_max_sync(0xffffffffu, hi)};
-}
-// The range of n (<= 64) segment ids in shared memory.
-__device__ __forceinline__ SegRange tile_range(const int* seg, int n, int lane) {
-  int lo = INT_MAX, hi = INT_MIN;
-  for (int j = lane; j < n; j += 32) lo = min(lo, seg[j]), hi = max(hi, seg[j]);
-  return warp_range(lo, hi);
-}
-__device__ __forceinline__ bool disjoint(SegRange a, SegRange b) { return a.hi < b.lo || a.lo > b.hi; }
-__device__ __forceinline__ bool one_segment(SegRange a, SegRange b) { return a.lo == a.hi && b.lo == b.hi && a.lo == b.lo; }
 
 // Where a query-tile block works: rows q0..q0+BM-1 of query head h of batch b, key tiles
 // 0..tiles-1 of kv head hk. A warp owns rows w0..w0+16*MT-1; rows[m] are its lane's two rows
@@ -323,45 +259,6 @@ __device__ __forceinline__ void for_each_key_tile(const AttnDims& d, const Query
   if (qb.tiles == 0) cp_async_commit(), cp_async_wait<0>();  // the queued Q (dO) copy
 }
 
-// One key tile of the online softmax for a 16-row m-tile: scales and masks the scores s in
-// place (log2 units), turns them into probabilities against the new running max, and rescales
-// the running max m, sum l and output o of the lane's two rows.
-template <int NB, int ND, typename Visible>
-__device__ __forceinline__ void softmax_step(float (&s)[NB][4], float (&m)[2], float (&l)[2], float (&o)[ND][4], float sl, int c,
-                                             Visible&& visible) {
-#pragma unroll
-  for (int j = 0; j < NB; j++) {
-#pragma unroll
-    for (int e = 0; e < 4; e++) s[j][e] = visible(e >> 1, j * 8 + 2 * c + (e & 1)) ? s[j][e] * sl : -INFINITY;
-  }
-  const auto max_op = [](float a, float b) { return fmaxf(a, b); };
-  const auto sum_op = [](float a, float b) { return a + b; };
-  float corr[2], base[2];
-#pragma unroll
-  for (int i = 0; i < 2; i++) {
-    float mx = row_reduce<NB>(s, i, max_op);
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-    const float mn = fmaxf(m[i], mx);
-    base[i] = mn == -INFINITY ? 0.f : mn;  // a row that sees nothing yet keeps p = 0
-    corr[i] = ex2_ftz(m[i] - base[i]);
-    m[i] = mn;
-  }
-#pragma unroll
-  for (int j = 0; j < NB; j++) {
-#pragma unroll
-    for (int e = 0; e < 4; e++) s[j][e] = ex2_ftz(s[j][e] - base[e >> 1]);
-  }
-#pragma unroll
-  for (int i = 0; i < 2; i++) l[i] = l[i] * corr[i] + row_reduce<NB>(s, i, sum_op);
-#pragma unroll
-  for (int n = 0; n < ND; n++) {
-    o[n][0] *= corr[0];
-    o[n][1] *= corr[0];
-    o[n][2] *= corr[1];
-    o[n][3] *= corr[1];
-  }
-}
 
 template <typename T, typename C, bool SEG>
 __global__ void __launch_bounds__(kThreads, C::MINB) attention_forward_mma_kernel(View q, View k, View v, View out, float* lse, View qseg,
@@ -700,17 +597,6 @@ bool eligible(const AttnDims& d, std::initializer_list<const View*> views) {
   return true;
 }
 
-// Runs f with the element type and head dim as template arguments.
-template <typename F>
-void dispatch(int dtype, int64_t D, F&& f) {
-  if (dtype == BF16) {
-    if (D == 64) f(__nv_bfloat16{}, std::integral_constant<int, 64>{});
-    else f(__nv_bfloat16{}, std::integral_constant<int, 128>{});
-  } else {
-    if (D == 64) f(__half{}, std::integral_constant<int, 64>{});
-    else f(__half{}, std::integral_constant<int, 128>{});
-  }
-}
 
 // The tile shapes, by head dim: each was the fastest of four to six candidates (rows per warp,
 // keys per tile, operands in registers or shared memory, blocks per SM) timed on an H200 at the
@@ -733,6 +619,7 @@ void allow_smem(K kernel, size_t bytes, const char* op) {
 bool attention_forward_mma(const View& q, const View& k, const View& v, const View& out, float* lse, const View& qseg,
                            const View& kseg, const AttnDims& d) {
   if (!eligible(d, {&q, &k, &v, &out})) return false;
+  if (attention_forward_wgmma(q, k, v, out, lse, qseg, kseg, d)) return true;
   if (profiling()) profile_label(d.D == 64 ? "attention forward (D 64)" : "attention forward (D 128)");
   dispatch(q.dtype, d.D, [&](auto t, auto dm) {
     using T = decltype(t);

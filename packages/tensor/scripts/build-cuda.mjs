@@ -62,7 +62,9 @@ const headers = fs.readdirSync(srcDir).filter((f) => /\.(h|cuh)$/.test(f)).sort(
 const args = [
   '-std=c++17', '-O3', '-shared', '-cudart', 'static', '--threads', '0',
   '-Xcompiler', '-fPIC,-fvisibility=hidden', '-Xcompiler', '-Wall,-Wno-unused-function',
-  ...archs.flatMap((a) => ['-gencode', `arch=compute_${a},code=sm_${a}`]),
+  // sm_90 as sm_90a: Hopper's warpgroup products (wgmma, attention_wgmma.cu) exist only in
+  // the architecture-specific target, whose code runs on compute capability 9.0 alone.
+  ...archs.flatMap((a) => ['-gencode', a === '90' ? 'arch=compute_90a,code=sm_90a' : `arch=compute_${a},code=sm_${a}`]),
   // PTX of the newest architecture too, so newer GPUs can JIT it.
   '-gencode', `arch=compute_${archs[archs.length - 1]},code=compute_${archs[archs.length - 1]}`,
   `-I${include}`, `-I${srcDir}`, '-DNAPI_VERSION=8', '-DNODE_GYP_MODULE_NAME=lmflow_cuda',

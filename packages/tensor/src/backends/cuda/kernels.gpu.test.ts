@@ -40,6 +40,18 @@ function parity(name: string, shapes: number[][], fn: Fn, dtype: DType = 'f32', 
   });
 }
 
+// Runs fn with LMFLOW_CUDA_ATTENTION set (the CUDA library reads it on every attention call).
+function withKernels(kernels: string, fn: () => void): void {
+  const before = process.env.LMFLOW_CUDA_ATTENTION;
+  process.env.LMFLOW_CUDA_ATTENTION = kernels;
+  try {
+    fn();
+  } finally {
+    if (before === undefined) delete process.env.LMFLOW_CUDA_ATTENTION;
+    else process.env.LMFLOW_CUDA_ATTENTION = before;
+  }
+}
+
 describe.skipIf(!status.available)('cuda kernels match the reference', () => {
   for (const dtype of ['f32', 'bf16', 'f16'] as const) {
     it(`elementwise, broadcasting and reductions (${dtype})`, () => {
@@ -74,30 +86,34 @@ describe.skipIf(!status.available)('cuda kernels match the reference', () => {
         return rope(x, positions, ropeInvFreq(16, 10000, { device: x.device }));
       }, dtype);
     });
-    it(`attention with grouped-query heads, causal and with a KV cache, head dims 64 and 128 (${dtype})`, () => {
-      parity('attention D64', [[2, 37, 4, 64], [2, 37, 2, 64], [2, 37, 2, 64]], (q, k, v) => scaledDotProductAttention(q, k, v, { causal: true }), dtype);
-      parity('attention D128 T<S', [[1, 5, 2, 128], [1, 70, 1, 128], [1, 70, 1, 128]], (q, k, v) => scaledDotProductAttention(q, k, v, { causal: true }), dtype);
-      parity('attention D24 full', [[1, 9, 2, 24], [1, 11, 2, 24], [1, 11, 2, 24]], (q, k, v) => scaledDotProductAttention(q, k, v), dtype);
-      // Several query and key tiles (64 rows each), ragged ends, grouped heads.
-      parity('attention D64 tiles', [[2, 150, 4, 64], [2, 150, 2, 64], [2, 150, 2, 64]], (q, k, v) => scaledDotProductAttention(q, k, v, { causal: true }), dtype);
-      parity('attention D128 tiles T<S', [[1, 97, 4, 128], [1, 203, 1, 128], [1, 203, 1, 128]], (q, k, v) => scaledDotProductAttention(q, k, v, { causal: true }), dtype);
-      parity('attention D64 full T>S', [[1, 130, 2, 64], [1, 71, 2, 64], [1, 71, 2, 64]], (q, k, v) => scaledDotProductAttention(q, k, v), dtype);
-    });
-    it(`attention over packed samples: segments reset attention at sample borders (${dtype})`, () => {
-      parity('attention D64 segments', [[2, 140, 2, 64], [2, 140, 2, 64], [2, 140, 2, 64]], (q, k, v) => {
-        const seg = tensor([[...Array(140).keys()].map((t) => (t < 50 ? 0 : t < 75 ? 1 : 2)), [...Array(140).keys()].map((t) => (t < 100 ? 0 : 1))], { dtype: 'i32', device: q.device });
-        return scaledDotProductAttention(q, k, v, { causal: true, qSegments: seg, kSegments: seg });
-      }, dtype);
-      // Longer packed rows over several tiles, grouped-query heads, head dim 128: tiles whose keys
-      // share no segment with a warp's rows are skipped, tiles inside one sample need no mask.
-      parity('attention D128 segments, grouped heads', [[2, 300, 4, 128], [2, 300, 2, 128], [2, 300, 2, 128]], (q, k, v) => {
-        const row = (ends: number[]) => [...Array(300).keys()].map((t) => ends.findIndex((e) => t < e) + 1);
-        const seg = tensor([row([40, 170, 290, 300]), row([64, 128, 300])], { dtype: 'i32', device: q.device });
-        return scaledDotProductAttention(q, k, v, { causal: true, qSegments: seg, kSegments: seg });
-      }, dtype);
-      // A query layout that is a view (q sliced out of a fused qkv projection).
-      parity('attention D128 strided q', [[1, 70, 2, 384], [1, 70, 2, 128], [1, 70, 2, 128]], (qkv, k, v) => scaledDotProductAttention(qkv.narrow(3, 128, 128), k, v, { causal: true }), dtype);
-    });
+    // The tensor-core kernels: mma.sync (the default) and, on Hopper, the opt-in wgmma forward
+    // (elsewhere LMFLOW_CUDA_ATTENTION=wgmma runs mma.sync again).
+    for (const kernels of ['mma', 'wgmma']) {
+      it(`attention with grouped-query heads, causal and with a KV cache, head dims 64 and 128 (${dtype}, ${kernels})`, () => withKernels(kernels, () => {
+        parity('attention D64', [[2, 37, 4, 64], [2, 37, 2, 64], [2, 37, 2, 64]], (q, k, v) => scaledDotProductAttention(q, k, v, { causal: true }), dtype);
+        parity('attention D128 T<S', [[1, 5, 2, 128], [1, 70, 1, 128], [1, 70, 1, 128]], (q, k, v) => scaledDotProductAttention(q, k, v, { causal: true }), dtype);
+        parity('attention D24 full', [[1, 9, 2, 24], [1, 11, 2, 24], [1, 11, 2, 24]], (q, k, v) => scaledDotProductAttention(q, k, v), dtype);
+        // Several query and key tiles (64 rows each), ragged ends, grouped heads.
+        parity('attention D64 tiles', [[2, 150, 4, 64], [2, 150, 2, 64], [2, 150, 2, 64]], (q, k, v) => scaledDotProductAttention(q, k, v, { causal: true }), dtype);
+        parity('attention D128 tiles T<S', [[1, 97, 4, 128], [1, 203, 1, 128], [1, 203, 1, 128]], (q, k, v) => scaledDotProductAttention(q, k, v, { causal: true }), dtype);
+        parity('attention D64 full T>S', [[1, 130, 2, 64], [1, 71, 2, 64], [1, 71, 2, 64]], (q, k, v) => scaledDotProductAttention(q, k, v), dtype);
+      }));
+      it(`attention over packed samples: segments reset attention at sample borders (${dtype}, ${kernels})`, () => withKernels(kernels, () => {
+        parity('attention D64 segments', [[2, 140, 2, 64], [2, 140, 2, 64], [2, 140, 2, 64]], (q, k, v) => {
+          const seg = tensor([[...Array(140).keys()].map((t) => (t < 50 ? 0 : t < 75 ? 1 : 2)), [...Array(140).keys()].map((t) => (t < 100 ? 0 : 1))], { dtype: 'i32', device: q.device });
+          return scaledDotProductAttention(q, k, v, { causal: true, qSegments: seg, kSegments: seg });
+        }, dtype);
+        // Longer packed rows over several tiles, grouped-query heads, head dim 128: tiles whose keys
+        // share no segment with a warp's rows are skipped, tiles inside one sample need no mask.
+        parity('attention D128 segments, grouped heads', [[2, 300, 4, 128], [2, 300, 2, 128], [2, 300, 2, 128]], (q, k, v) => {
+          const row = (ends: number[]) => [...Array(300).keys()].map((t) => ends.findIndex((e) => t < e) + 1);
+          const seg = tensor([row([40, 170, 290, 300]), row([64, 128, 300])], { dtype: 'i32', device: q.device });
+          return scaledDotProductAttention(q, k, v, { causal: true, qSegments: seg, kSegments: seg });
+        }, dtype);
+        // A query layout that is a view (q sliced out of a fused qkv projection).
+        parity('attention D128 strided q', [[1, 70, 2, 384], [1, 70, 2, 128], [1, 70, 2, 128]], (qkv, k, v) => scaledDotProductAttention(qkv.narrow(3, 128, 128), k, v, { causal: true }), dtype);
+      }));
+    }
     it(`cross-entropy over a large vocabulary with ignored targets (${dtype})`, () => {
       parity('crossEntropy', [[7, 32000]], (logits) => {
         const targets = tensor([1, 31999, -100, 5, 17, -100, 30000], { dtype: 'i32', device: logits.device });
