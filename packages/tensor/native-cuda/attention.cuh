@@ -30,8 +30,14 @@ bool attention_backward_mma(const View& q, const View& k, const View& v, const V
                             const View& dq, const View& dk, const View& dv, const View& qseg, const View& kseg, const AttnDims& d);
 // The same on Hopper's warpgroup products (attention_wgmma.cu), tried first by the two above:
 // false where the GPU is not compute capability 9.0, the library was built without sm_90a, or
-// LMFLOW_CUDA_ATTENTION=mma asks for the mma.sync kernels.
+// the case is left to mma.sync (the forward at head dim 64; LMFLOW_CUDA_ATTENTION=mma or =wgmma
+// picks one set for everything).
 bool attention_forward_wgmma(const View& q, const View& k, const View& v, const View& out, float* lse, const View& qseg,
                              const View& kseg, const AttnDims& d);
+// The backward's dq, and dk, dv (or with grouped-query heads their f32 partial sums per query
+// head (B, S, Hq, D) in partial, which the caller adds up), from delta = rowsum(dO * O).
+bool attention_backward_wgmma(const View& q, const View& k, const View& v, const float* lse, const float* delta, const View& dout,
+                              const View& dq, const View& dk, const View& dv, float* partial, const View& qseg, const View& kseg,
+                              const AttnDims& d);
 
 }  // namespace lmcuda

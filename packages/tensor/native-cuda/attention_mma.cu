@@ -463,13 +463,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) attention_dkv_mma_kernel(Vi
     const int64_t t0 = t_begin + it * BQ;
     copy_rows_async<T, D, BQ>(q, b, h, t0, d.T, qbuf + buf * QTILE);
     copy_rows_async<T, D, BQ>(dout, b, h, t0, d.T, gbuf + buf * QTILE);
-    if (threadIdx.x < BQ) {
-      const int64_t t = t0 + threadIdx.x;
-      const bool in = t < d.T;
-      lse_buf[buf * BQ + threadIdx.x] = in ? lse[(b * d.Hq + h) * d.T + t] * kLog2e : -INFINITY;
-      delta_buf[buf * BQ + threadIdx.x] = in ? delta[(b * d.Hq + h) * d.T + t] : 0.f;
-      if (SEG) qseg_buf[buf * BQ + threadIdx.x] = in ? seg_at(qseg, b, t) : -2;
-    }
+    load_query_stats<BQ, SEG>(lse, delta, qseg, d, b, h, t0, lse_buf + buf * BQ, delta_buf + buf * BQ, qseg_buf + buf * BQ);
     cp_async_commit();  // the first group carries K and V too
   };
   if (tiles > 0) issue(0);
@@ -533,21 +527,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) attention_dkv_mma_kernel(Vi
     }
     __syncthreads();
   }
-  for (int i = 0; i < 2; i++) {
-    if (keys[0][i] >= d.S) continue;
-    if (d.Hq > d.Hkv) {
-      const int64_t region = d.B * d.S * d.Hq * D;
-      float* pk = partial + ((b * d.S + keys[0][i]) * d.Hq + h) * D;
-#pragma unroll
-      for (int n = 0; n < ND; n++) {
-        *reinterpret_cast<float2*>(pk + n * 8 + 2 * c) = make_float2(dka[0][n][2 * i] * d.scale, dka[0][n][2 * i + 1] * d.scale);
-        *reinterpret_cast<float2*>(pk + region + n * 8 + 2 * c) = make_float2(dva[0][n][2 * i], dva[0][n][2 * i + 1]);
-      }
-      continue;
-    }
-    store_row<T, ND>(row_out<T>(dk, b, keys[0][i], hk), dka[0], i, d.scale, c);
-    store_row<T, ND>(row_out<T>(dv, b, keys[0][i], hk), dva[0], i, 1.f, c);
-  }
+  store_dkv<T, ND>(dka[0], dva[0], keys[0], b, h, hk, partial, dk, dv, d, c);
 }
 
 // dk, dv (B, S, Hkv, D) = the sums over each kv head's group of attention_dkv_mma_kernel's f32
@@ -647,32 +627,37 @@ bool attention_backward_mma(const View& q, const View& k, const View& v, const V
     if (rows > 0) {
       profiled(D == 64 ? "attentionGrad: delta (D 64)" : "attentionGrad: delta (D 128)",
                [&] { attention_delta_mma_kernel<T, D><<<blocks_for(rows, 8), 256, 0, stream()>>>(out, dout, delta, d); });
-      using C = DqTiles<D>;
-      const size_t bytes = qtile_smem<T, C>(2);
-      auto kernel = d.has_seg ? attention_dq_mma_kernel<T, C, true> : attention_dq_mma_kernel<T, C, false>;
-      allow_smem(kernel, bytes, "attentionGrad");
-      const dim3 grid(static_cast<unsigned>((d.T + C::BM - 1) / C::BM), static_cast<unsigned>(d.B * d.Hq));
-      profiled(D == 64 ? "attentionGrad: dq (D 64)" : "attentionGrad: dq (D 128)",
-               [&] { kernel<<<grid, kThreads, bytes, stream()>>>(q, k, v, lse, delta, dout, dq, qseg, kseg, d); });
     }
-    if (d.S > 0) {
-      using C = DkvTiles<D>;
-      const size_t bytes = dkv_smem<T, C>();
-      auto kernel = d.has_seg ? attention_dkv_mma_kernel<T, C, true> : attention_dkv_mma_kernel<T, C, false>;
-      allow_smem(kernel, bytes, "attentionGrad");
-      // Grouped-query heads: a block per query head, whose partial sums a second kernel adds.
-      const bool grouped = d.Hq > d.Hkv;
-      float* partial = nullptr;
-      if (grouped) {
-        check(cudaMallocAsync(reinterpret_cast<void**>(&partial), static_cast<size_t>(2 * d.B * d.S * d.Hq * D) * sizeof(float), stream()),
-              "attentionGrad", "cudaMallocAsync (dk, dv partial sums)");
+    // Grouped-query heads: a block per query head, whose partial dk, dv sums a second kernel adds.
+    const bool grouped = d.Hq > d.Hkv && d.S > 0;
+    float* partial = nullptr;
+    if (grouped) {
+      check(cudaMallocAsync(reinterpret_cast<void**>(&partial), static_cast<size_t>(2 * d.B * d.S * d.Hq * D) * sizeof(float), stream()),
+            "attentionGrad", "cudaMallocAsync (dk, dv partial sums)");
+    }
+    if (!attention_backward_wgmma(q, k, v, lse, delta, dout, dq, dk, dv, partial, qseg, kseg, d)) {
+      if (rows > 0) {
+        using C = DqTiles<D>;
+        const size_t bytes = qtile_smem<T, C>(2);
+        auto kernel = d.has_seg ? attention_dq_mma_kernel<T, C, true> : attention_dq_mma_kernel<T, C, false>;
+        allow_smem(kernel, bytes, "attentionGrad");
+        const dim3 grid(static_cast<unsigned>((d.T + C::BM - 1) / C::BM), static_cast<unsigned>(d.B * d.Hq));
+        profiled(D == 64 ? "attentionGrad: dq (D 64)" : "attentionGrad: dq (D 128)",
+                 [&] { kernel<<<grid, kThreads, bytes, stream()>>>(q, k, v, lse, delta, dout, dq, qseg, kseg, d); });
       }
-      const dim3 grid(static_cast<unsigned>((d.S + kTile - 1) / kTile), static_cast<unsigned>(d.B * d.Hq));
-      profiled(D == 64 ? "attentionGrad: dk, dv (D 64)" : "attentionGrad: dk, dv (D 128)", [&] {
-        kernel<<<grid, kThreads, bytes, stream()>>>(q, k, v, lse, delta, dout, dk, dv, partial, qseg, kseg, d);
-        if (grouped) attention_dkv_sum_kernel<T, D><<<blocks_for(d.B * d.S * d.Hkv * (D / 2), 256), 256, 0, stream()>>>(partial, dk, dv, d);
-      });
-      if (grouped) check(cudaFreeAsync(partial, stream()), "attentionGrad", "cudaFreeAsync (dk, dv partial sums)");
+      if (d.S > 0) {
+        using C = DkvTiles<D>;
+        const size_t bytes = dkv_smem<T, C>();
+        auto kernel = d.has_seg ? attention_dkv_mma_kernel<T, C, true> : attention_dkv_mma_kernel<T, C, false>;
+        allow_smem(kernel, bytes, "attentionGrad");
+        const dim3 grid(static_cast<unsigned>((d.S + kTile - 1) / kTile), static_cast<unsigned>(d.B * d.Hq));
+        profiled(D == 64 ? "attentionGrad: dk, dv (D 64)" : "attentionGrad: dk, dv (D 128)",
+                 [&] { kernel<<<grid, kThreads, bytes, stream()>>>(q, k, v, lse, delta, dout, dk, dv, partial, qseg, kseg, d); });
+      }
+    }
+    if (grouped) {
+      attention_dkv_sum_kernel<T, D><<<blocks_for(d.B * d.S * d.Hkv * (D / 2), 256), 256, 0, stream()>>>(partial, dk, dv, d);
+      check(cudaFreeAsync(partial, stream()), "attentionGrad", "cudaFreeAsync (dk, dv partial sums)");
     }
   });
   check_launch("attentionGrad");

@@ -141,6 +141,43 @@ __device__ __forceinline__ void softmax_step(float (&s)[NB][4], float (&m)[2], f
   rescale_rows<ND>(o, corr);
 }
 
+// The backward's statistics of query rows t0..t0+BQ-1 of head h into shared memory: lse in
+// log2 units (-inf past T, where nothing is seen), delta, and segment ids (-2 past T).
+template <int BQ, bool SEG>
+__device__ __forceinline__ void load_query_stats(const float* lse, const float* delta, const View& qseg, const AttnDims& d, int64_t b,
+                                                 int64_t h, int64_t t0, float* lse_dst, float* delta_dst, int* seg_dst) {
+  if (threadIdx.x < BQ) {
+    const int64_t t = t0 + threadIdx.x;
+    const bool in = t < d.T;
+    lse_dst[threadIdx.x] = in ? lse[(b * d.Hq + h) * d.T + t] * kLog2e : -INFINITY;
+    delta_dst[threadIdx.x] = in ? delta[(b * d.Hq + h) * d.T + t] : 0.f;
+    if (SEG) seg_dst[threadIdx.x] = in ? seg_at(qseg, b, t) : -2;
+  }
+}
+
+// The lane's two key rows (keys[i] < S) of dK (times scale) and dV, from accumulators whose
+// rows are keys; with grouped-query heads, f32 partial sums of query head h instead (two
+// regions, dk then dv, each (B, S, Hq, D)) for attention_dkv_sum_kernel.
+template <typename T, int ND>
+__device__ __forceinline__ void store_dkv(const float (&dka)[ND][4], const float (&dva)[ND][4], const int64_t keys[2], int64_t b, int64_t h,
+                                          int64_t hk, float* partial, const View& dk, const View& dv, const AttnDims& d, int c) {
+  for (int i = 0; i < 2; i++) {
+    if (keys[i] >= d.S) continue;
+    if (d.Hq > d.Hkv) {
+      const int64_t region = d.B * d.S * d.Hq * (ND * 8);
+      float* pk = partial + ((b * d.S + keys[i]) * d.Hq + h) * (ND * 8);
+#pragma unroll
+      for (int n = 0; n < ND; n++) {
+        *reinterpret_cast<float2*>(pk + n * 8 + 2 * c) = make_float2(dka[n][2 * i] * d.scale, dka[n][2 * i + 1] * d.scale);
+        *reinterpret_cast<float2*>(pk + region + n * 8 + 2 * c) = make_float2(dva[n][2 * i], dva[n][2 * i + 1]);
+      }
+      continue;
+    }
+    store_row<T, ND>(row_out<T>(dk, b, keys[i], hk), dka, i, d.scale, c);
+    store_row<T, ND>(row_out<T>(dv, b, keys[i], hk), dva, i, 1.f, c);
+  }
+}
+
 // Runs f with the element type and head dim as template arguments.
 template <typename F>
 void dispatch(int dtype, int64_t D, F&& f) {

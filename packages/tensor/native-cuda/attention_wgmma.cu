@@ -1,28 +1,28 @@
-// FlashAttention's forward on Hopper's warpgroup products (wgmma, sm_90a; see wgmma.cuh) for
-// bf16/f16 with head dims 64 and 128. mma.sync (attention_mma.cu) feeds the tensor cores from
-// registers that every warp fills with ldmatrix, 16 rows at a time; wgmma reads its B operand
-// (and A, when it is a tile) straight from shared memory for 64 rows of a warpgroup, and runs
-// asynchronously beside the warpgroup's other instructions.
+// FlashAttention on Hopper's warpgroup products (wgmma, sm_90a; see wgmma.cuh) for bf16/f16
+// with head dims 64 and 128: the forward here, the backward further down. mma.sync
+// (attention_mma.cu) feeds the tensor cores from registers that every warp fills with
+// ldmatrix, 16 rows at a time; wgmma reads its B operand (and A, when it is a tile) straight
+// from shared memory for 64 rows of a warpgroup, and runs asynchronously beside the
+// warpgroup's other instructions.
 //
-// A block of NWG warpgroups owns 64 * NWG query rows (16 per warp, laid out as in the mma.sync
-// kernels, so the softmax step and row stores are shared); tiles of BN keys of K and V stream
+// Forward: a block of NWG warpgroups owns 64 * NWG query rows (16 per warp, laid out as in the
+// mma.sync kernels, so the softmax step and row stores are shared); tiles of BN keys of K and V stream
 // through a ring of STAGES swizzled shared-memory buffers (cp.async). Per tile a warpgroup
 // computes S = Q K^T (both from shared memory), queues O += P V for the previous tile's
 // probabilities (P from registers) behind it, and runs the online softmax while that product
 // runs (FlashAttention-3's overlap within a warpgroup).
 //
-// Status: parity with the reference in test:gpu (LMFLOW_CUDA_ATTENTION=wgmma), but on an H200
-// no faster than the mma.sync forward yet (0.39 against 0.38 ms at B 4, T 2048, 16 heads of
-// 128; 0.16 against 0.11 ms at 32 heads of 64): Nsight Compute shows the tensor pipe busy
-// about 21% of the time and the warps stalled on short dependencies ("wait") between barriers
-// that keep the warpgroups in step. Hence opt-in. What it lacks against FlashAttention-3: a
-// producer warp that loads through TMA with per-buffer barriers (so warpgroups drift apart
-// and take turns on the tensor cores) and register reallocation (setmaxnreg).
+// Where they run instead of the mma.sync kernels: wgmma_ready. What they lack against
+// FlashAttention-3: a producer warp loading through TMA with per-buffer barriers (here one
+// block barrier per tile keeps the warpgroups in step: Nsight Compute shows the forward's
+// tensor pipe about 21% busy and its warps stalled on short dependencies), warpgroups taking
+// turns on the tensor cores, and register reallocation (setmaxnreg).
 #include <cstdlib>
 #include <cstring>
 
 #include "attention.cuh"
 #include "attention_tiles.cuh"
+#include "device.cuh"
 #include "profile.h"
 #include "wgmma.cuh"
 
@@ -65,6 +65,17 @@ template <int NT>
 __device__ __forceinline__ void pin_frags(uint32_t (&a)[NT][4]) {
 #pragma unroll
   for (int j = 0; j < NT; j++) asm volatile("" : "+r"(a[j][0]), "+r"(a[j][1]), "+r"(a[j][2]), "+r"(a[j][3])::"memory");
+}
+
+// dst[0..1] += (x, y) atomically: one 8-byte atomic on sm_90 (the only target whose code runs
+// these kernels; the others compile them but never launch them).
+__device__ __forceinline__ void add_pair(float* dst, float x, float y) {
+#ifdef LMCUDA_WGMMA
+  atomicAdd(reinterpret_cast<float2*>(dst), make_float2(x, y));
+#else
+  atomicAdd(dst, x);
+  atomicAdd(dst + 1, y);
+#endif
 }
 
 // Tile shape: NWG warpgroups of 64 query rows, key tiles of BN rows in a ring of STAGES buffers.
@@ -228,6 +239,197 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_forward_wgmma_kernel(
   }
 }
 
+// The backward in one pass over key blocks (FlashAttention-2/3's order: 5 products, not the
+// mma.sync kernels' 7). A block of two warpgroups owns 128 keys of one query head (64 each; K
+// and V stay in shared memory); query tiles of 64 rows (Q, dO, lse, delta) stream past in a
+// ring of STAGES buffers. Per tile, warpgroup w computes, for its keys:
+//   S^T = K_w Q^T and dP^T = V_w dO^T (keys x queries, all operands from shared memory),
+//   P^T = exp(S^T - lse), dS^T = P^T (dP^T - delta) in registers,
+//   dV_w += P^T dO and dK_w += dS^T Q (P^T, dS^T from registers; dO, Q as N-major operands),
+// and writes dS^T to shared memory; then, both halves written, it computes columns
+// w * D/2.. of dQ = dS K over all 128 keys (dS^T read as an M-major operand, K as N-major)
+// and adds them to the f32 dq_acc with atomics. The tiles of Q, dO and K each sit in
+// shared memory once and serve in both orientations (wgmma.cuh). With grouped-query heads the
+// block writes f32 partial dK, dV sums (B, S, Hq, D) for attention_dkv_sum_kernel.
+template <int D_, int STAGES_>
+struct WgBackTiles {
+  static constexpr int D = D_, STAGES = STAGES_, BK = 128, BQ = 64, THREADS = 2 * kWarpgroup;
+};
+
+template <typename T, typename C>
+constexpr size_t backward_smem() {
+  return 1024 + (2 * C::BK * C::D + 2 * C::STAGES * C::BQ * C::D + C::BK * C::BQ) * sizeof(T) +
+         C::STAGES * C::BQ * (2 * sizeof(float) + sizeof(int)) + 16 * sizeof(int);
+}
+
+template <typename T, typename C, bool SEG>
+__global__ void __launch_bounds__(C::THREADS, 1) attention_backward_wgmma_kernel(View q, View k, View v, const float* lse, const float* delta,
+                                                                                View dout, View dk, View dv, float* partial, float* dq_acc,
+                                                                                View qseg, View kseg, AttnDims d) {
+  constexpr int D = C::D, BK = C::BK, BQ = C::BQ, NQ = BQ / 8, ND = D / 8, QT = BQ * D, DQN = D / 2;
+  extern __shared__ unsigned char smem_raw[];
+  T* ks = reinterpret_cast<T*>(align_1024(smem_raw));
+  T* vs = ks + BK * D;
+  T* qbuf = vs + BK * D;
+  T* gbuf = qbuf + C::STAGES * QT;
+  T* dss = gbuf + C::STAGES * QT;  // dS^T: BK keys x BQ queries, swizzled
+  float* lse_buf = reinterpret_cast<float*>(dss + BK * BQ);
+  float* delta_buf = lse_buf + C::STAGES * BQ;
+  int* qseg_buf = reinterpret_cast<int*>(delta_buf + C::STAGES * BQ);
+  int* kseg_red = qseg_buf + C::STAGES * BQ;  // per warp: its keys' segment range
+  const int wg = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x) / kWarpgroup, 0);
+  const int warp = (threadIdx.x / 32) % 4, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+  const int64_t s_first = blockIdx.x * static_cast<int64_t>(BK), w_first = s_first + wg * 64;
+  const int64_t b = blockIdx.y / d.Hq, h = blockIdx.y % d.Hq, hk = h / (d.Hq / d.Hkv), shift = d.S - d.T;
+  const int64_t keys[2] = {w_first + warp * 16 + g, w_first + warp * 16 + g + 8};
+  // Causal: queries before the block's first key minus (S - T) never see it.
+  const int64_t t_begin = d.causal ? max(static_cast<int64_t>(0), s_first - shift) : 0;
+  const int64_t tiles = t_begin < d.T ? (d.T - t_begin + BQ - 1) / BQ : 0;
+  copy_rows_sw128<T, D, BK, C::THREADS>(k, b, hk, s_first, d.S, ks);
+  copy_rows_sw128<T, D, BK, C::THREADS>(v, b, hk, s_first, d.S, vs);
+  auto issue = [&](int64_t it) {
+    const int buf = static_cast<int>(it % C::STAGES);
+    if (it < tiles) {
+      const int64_t t0 = t_begin + it * BQ;
+      copy_rows_sw128<T, D, BQ, C::THREADS>(q, b, h, t0, d.T, qbuf + buf * QT);
+      copy_rows_sw128<T, D, BQ, C::THREADS>(dout, b, h, t0, d.T, gbuf + buf * QT);
+      load_query_stats<BQ, SEG>(lse, delta, qseg, d, b, h, t0, lse_buf + buf * BQ, delta_buf + buf * BQ, qseg_buf + buf * BQ);
+    }
+    cp_async_commit();  // the first group carries K and V too
+  };
+  for (int i = 0; i < C::STAGES - 1; i++) issue(i);
+  int ksg[2] = {-1, -1};
+  SegRange br{0, 0};  // the block's keys' segment range (before S)
+  if constexpr (SEG) {
+    int lo = INT_MAX, hi = INT_MIN;
+    for (int i = 0; i < 2; i++) {
+      if (keys[i] < d.S) ksg[i] = seg_at(kseg, b, keys[i]), lo = min(lo, ksg[i]), hi = max(hi, ksg[i]);
+    }
+    const SegRange r = warp_range(lo, hi);
+    if (lane == 0) kseg_red[2 * (threadIdx.x / 32)] = r.lo, kseg_red[2 * (threadIdx.x / 32) + 1] = r.hi;
+    __syncthreads();
+    br = {INT_MAX, INT_MIN};
+    for (int w = 0; w < 8; w++) br.lo = min(br.lo, kseg_red[2 * w]), br.hi = max(br.hi, kseg_red[2 * w + 1]);
+  }
+  float dka[ND][4], dva[ND][4];
+#pragma unroll
+  for (int n = 0; n < ND; n++) dka[n][0] = dka[n][1] = dka[n][2] = dka[n][3] = dva[n][0] = dva[n][1] = dva[n][2] = dva[n][3] = 0.f;
+  const float sl = d.scale * kLog2e;
+  const uint64_t kdesc = sw128_desc(ks + wg * 64 * 64, 16, 1024), vdesc = sw128_desc(vs + wg * 64 * 64, 16, 1024);
+  // dQ's B: K as N-major (rows are the 128 keys), columns w * D/2.. of this warpgroup.
+  const uint64_t kndesc = desc_at(sw128_desc(ks, BK * 128, 1024), (wg * DQN / 64) * BK * 128 + (wg * DQN % 64) * 2);
+  const uint64_t dsdesc = sw128_desc(dss, BK * 128, 1024);  // dS^T as an M-major A (one 64-column block)
+  for (int64_t it = 0; it < tiles; it++) {
+    cp_async_wait<C::STAGES - 2>();
+    fence_async_smem();
+    __syncthreads();  // tile it is in; every warpgroup is done with tile it - 1 (and with dS)
+    issue(it + C::STAGES - 1);
+    const int buf = static_cast<int>(it % C::STAGES);
+    const T* qs = qbuf + buf * QT;
+    const T* gs = gbuf + buf * QT;
+    const float* lse_s = lse_buf + buf * BQ;
+    const float* delta_s = delta_buf + buf * BQ;
+    const int* qseg_s = qseg_buf + buf * BQ;
+    const int64_t t0 = t_begin + it * BQ;
+    const SegRange qr = SEG ? tile_range(qseg_s, BQ, lane) : SegRange{0, 0};
+    // The same for every thread of the block: no key of the block is seen by the tile.
+    if (s_first >= d.S || (d.causal && t0 + BQ - 1 + shift < s_first) || (SEG && disjoint(qr, br))) continue;
+    const uint64_t qdesc = sw128_desc(qs, 16, 1024), gdesc = sw128_desc(gs, 16, 1024);
+    float st[NQ][4], dpt[NQ][4];
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+      const uint32_t col = ((kk * 16) & 63) * 2;
+      const uint32_t ao = (kk / 4) * BK * 128 + col, bo = (kk / 4) * BQ * 128 + col;
+      if (kk == 0) {
+        Wgmma<T, BQ>::template ss_first<0, 0>(st, desc_at(kdesc, ao), desc_at(qdesc, bo));
+        Wgmma<T, BQ>::template ss_first<0, 0>(dpt, desc_at(vdesc, ao), desc_at(gdesc, bo));
+      } else {
+        Wgmma<T, BQ>::template ss<0, 0>(st, desc_at(kdesc, ao), desc_at(qdesc, bo), 1);
+        Wgmma<T, BQ>::template ss<0, 0>(dpt, desc_at(vdesc, ao), desc_at(gdesc, bo), 1);
+      }
+    }
+    wgmma_commit();
+    wgmma_wait<0>();
+    pin(st);
+    pin(dpt);
+    const bool whole = (!SEG || one_segment(qr, br)) && w_first + 64 <= d.S && t0 + BQ <= d.T && (!d.causal || w_first + 63 <= t0 + shift);
+#pragma unroll
+    for (int j = 0; j < NQ; j++) {
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const int qj = j * 8 + 2 * c + (e & 1);
+        const float l2 = lse_s[qj];
+        const bool ok = l2 != -INFINITY && (whole || sees(d, t0 + qj, keys[e >> 1], SEG ? qseg_s[qj] : 0, ksg[e >> 1]));
+        const float p = ok ? ex2_ftz(fmaf(st[j][e], sl, -l2)) : 0.f;
+        st[j][e] = p;
+        dpt[j][e] = p * (dpt[j][e] - delta_s[qj]);
+      }
+    }
+    uint32_t pa[BQ / 16][4], dsa[BQ / 16][4];
+#pragma unroll
+    for (int kq = 0; kq < BQ / 16; kq++) {
+      acc_to_a<T>(pa[kq], st[2 * kq], st[2 * kq + 1]);
+      acc_to_a<T>(dsa[kq], dpt[2 * kq], dpt[2 * kq + 1]);
+    }
+    // dS^T to shared memory (row = key, column = query), for dQ.
+#pragma unroll
+    for (int j = 0; j < NQ; j++) {
+#pragma unroll
+      for (int i = 0; i < 2; i++) {
+        const int key = wg * 64 + warp * 16 + g + 8 * i, col = j * 8 + 2 * c;
+        *reinterpret_cast<uint32_t*>(dss + sw128(key, col, BK)) = pack_pair<T>(dpt[j][2 * i], dpt[j][2 * i + 1]);
+      }
+    }
+    // dO and Q as N-major operands: rows are the queries (k), 64-column blocks BQ rows apart.
+    const uint64_t gndesc = sw128_desc(gs, BQ * 128, 1024), qndesc = sw128_desc(qs, BQ * 128, 1024);
+    wgmma_fence();
+#pragma unroll
+    for (int kq = 0; kq < BQ / 16; kq++) {
+      Wgmma<T, D>::template rs<1>(dva, pa[kq], desc_at(gndesc, kq * 16 * 128), 1);
+      Wgmma<T, D>::template rs<1>(dka, dsa[kq], desc_at(qndesc, kq * 16 * 128), 1);
+    }
+    wgmma_commit();
+    fence_async_smem();
+    __syncthreads();  // both halves of dS^T written
+    float dqa[DQN / 8][4];
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < BK / 16; kk++) {
+      if (kk == 0) Wgmma<T, DQN>::template ss_first<1, 1>(dqa, desc_at(dsdesc, kk * 16 * 128), desc_at(kndesc, kk * 16 * 128));
+      else Wgmma<T, DQN>::template ss<1, 1>(dqa, desc_at(dsdesc, kk * 16 * 128), desc_at(kndesc, kk * 16 * 128), 1);
+    }
+    wgmma_commit();
+    wgmma_wait<0>();
+    pin(dva);
+    pin(dka);
+    pin(dqa);
+    pin_frags(pa);
+    pin_frags(dsa);
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+      const int64_t t = t0 + warp * 16 + g + 8 * i;
+      if (t >= d.T) continue;
+      float* dst = dq_acc + ((b * d.T + t) * d.Hq + h) * D + wg * DQN;
+#pragma unroll
+      for (int n = 0; n < DQN / 8; n++) add_pair(dst + n * 8 + 2 * c, dqa[n][2 * i], dqa[n][2 * i + 1]);
+    }
+  }
+  cp_async_wait<0>();
+  store_dkv<T, ND>(dka, dva, keys, b, h, hk, partial, dk, dv, d, c);
+}
+
+// dq (B, T, Hq, D) = scale * dq_acc: a thread per pair of columns.
+template <typename T>
+__global__ void attention_dq_convert_kernel(const float* dq_acc, View dq, AttnDims d) {
+  LMCUDA_FOR(j, d.B * d.T * d.Hq * (d.D / 2)) {
+    const int64_t row = j / (d.D / 2), i = (j % (d.D / 2)) * 2;
+    const int64_t h = row % d.Hq, t = (row / d.Hq) % d.T, b = row / (d.Hq * d.T);
+    const float2 a = *reinterpret_cast<const float2*>(dq_acc + row * d.D + i);
+    *reinterpret_cast<uint32_t*>(row_out<T>(dq, b, t, h) + i) = pack_pair<T>(a.x * d.scale, a.y * d.scale);
+  }
+}
+
 __global__ void wgmma_built_kernel(int* out) {
 #ifdef LMCUDA_WGMMA
   *out = 1;
@@ -236,10 +438,13 @@ __global__ void wgmma_built_kernel(int* out) {
 #endif
 }
 
-// Whether to run the wgmma kernels: asked for with LMFLOW_CUDA_ATTENTION=wgmma (read on every
-// call, so one process can time or test both), on compute capability 9.0, with a library built
-// for sm_90a (LMFLOW_CUDA_ARCHS with 90). Opt-in while they are not faster than mma.sync.
-bool wgmma_ready() {
+// Whether to run the wgmma kernels: on compute capability 9.0 with a library built for sm_90a
+// (LMFLOW_CUDA_ARCHS with 90), by default the backward and the forward at head dim 128, which
+// on an H200 beat the mma.sync kernels (the backward 0.70 against 1.18 ms at B 4, T 2048, 16
+// heads of 128, 0.28 against 0.36 at 32 heads of 64; the forward 0.33-0.35 against 0.38-0.43
+// at 128), but not the forward at 64 (0.16 against 0.11). LMFLOW_CUDA_ATTENTION=wgmma or =mma
+// picks one set for everything (read on every call, so one process can time or test both).
+bool wgmma_ready(bool forward, int64_t D) {
   static const bool built = [] {
     int dev = 0, major = 0, minor = 0;
     if (cudaGetDevice(&dev) != cudaSuccess) return false;
@@ -254,21 +459,51 @@ bool wgmma_ready() {
     cudaFree(flag);
     return ok;
   }();
+  if (!built) return false;
   const char* e = std::getenv("LMFLOW_CUDA_ATTENTION");
-  return e != nullptr && std::strcmp(e, "wgmma") == 0 && built;
+  if (e != nullptr && std::strcmp(e, "wgmma") == 0) return true;
+  if (e != nullptr && std::strcmp(e, "mma") == 0) return false;
+  return !forward || D == 128;
 }
 
-
-// Timed on an H200 at tools/gpu/profile-attention.ts's shapes against (BN, NWG, STAGES) =
-// (64, 2, 3), (64, 2, 4), (64, 3, 4), (128, 2, 3), (128, 2, 2): within 10%, this the fastest.
 template <int D>
 using ForwardWgTiles = WgTiles<D, 64, 3, 3>;
 
+template <int D>
+using BackwardWgTiles = WgBackTiles<D, 2>;
+
 }  // namespace
+
+bool attention_backward_wgmma(const View& q, const View& k, const View& v, const float* lse, const float* delta, const View& dout,
+                              const View& dq, const View& dk, const View& dv, float* partial, const View& qseg, const View& kseg,
+                              const AttnDims& d) {
+  if (!wgmma_ready(false, d.D)) return false;
+  const int64_t rows = d.B * d.T * d.Hq;
+  float* dq_acc = nullptr;
+  const size_t bytes_acc = static_cast<size_t>(rows > 0 ? rows : 1) * d.D * sizeof(float);
+  check(cudaMallocAsync(reinterpret_cast<void**>(&dq_acc), bytes_acc, stream()), "attentionGrad", "cudaMallocAsync (dq sums)");
+  check(cudaMemsetAsync(dq_acc, 0, bytes_acc, stream()), "attentionGrad", "cudaMemsetAsync (dq sums)");
+  dispatch(q.dtype, d.D, [&](auto t, auto dm) {
+    using T = decltype(t);
+    using C = BackwardWgTiles<decltype(dm)::value>;
+    if (d.S > 0 && rows > 0) {
+      const size_t bytes = backward_smem<T, C>();
+      auto kernel = d.has_seg ? attention_backward_wgmma_kernel<T, C, true> : attention_backward_wgmma_kernel<T, C, false>;
+      check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)), "attentionGrad", "cudaFuncSetAttribute");
+      const dim3 grid(static_cast<unsigned>((d.S + C::BK - 1) / C::BK), static_cast<unsigned>(d.B * d.Hq));
+      profiled(d.D == 64 ? "attentionGrad: wgmma (D 64)" : "attentionGrad: wgmma (D 128)",
+               [&] { kernel<<<grid, C::THREADS, bytes, stream()>>>(q, k, v, lse, delta, dout, dk, dv, partial, dq_acc, qseg, kseg, d); });
+    }
+    if (rows > 0) attention_dq_convert_kernel<T><<<blocks_for(rows * (d.D / 2), 256), 256, 0, stream()>>>(dq_acc, dq, d);
+  });
+  check_launch("attentionGrad");
+  check(cudaFreeAsync(dq_acc, stream()), "attentionGrad", "cudaFreeAsync (dq sums)");
+  return true;
+}
 
 bool attention_forward_wgmma(const View& q, const View& k, const View& v, const View& out, float* lse, const View& qseg,
                              const View& kseg, const AttnDims& d) {
-  if (!wgmma_ready()) return false;
+  if (!wgmma_ready(true, d.D)) return false;
   if (profiling()) profile_label(d.D == 64 ? "attention forward wgmma (D 64)" : "attention forward wgmma (D 128)");
   dispatch(q.dtype, d.D, [&](auto t, auto dm) {
     using T = decltype(t);

@@ -86,8 +86,9 @@ describe.skipIf(!status.available)('cuda kernels match the reference', () => {
         return rope(x, positions, ropeInvFreq(16, 10000, { device: x.device }));
       }, dtype);
     });
-    // The tensor-core kernels: mma.sync (the default) and, on Hopper, the opt-in wgmma forward
-    // (elsewhere LMFLOW_CUDA_ATTENTION=wgmma runs mma.sync again).
+    // Each set of tensor-core kernels: mma.sync, and on Hopper the wgmma ones (the default there
+    // for the backward and for the forward at head dim 128; elsewhere LMFLOW_CUDA_ATTENTION=wgmma
+    // runs mma.sync again).
     for (const kernels of ['mma', 'wgmma']) {
       it(`attention with grouped-query heads, causal and with a KV cache, head dims 64 and 128 (${dtype}, ${kernels})`, () => withKernels(kernels, () => {
         parity('attention D64', [[2, 37, 4, 64], [2, 37, 2, 64], [2, 37, 2, 64]], (q, k, v) => scaledDotProductAttention(q, k, v, { causal: true }), dtype);
