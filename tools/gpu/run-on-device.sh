@@ -6,8 +6,7 @@
 #
 #   ../shared/tools/device-prep.sh                  # Node.js and the cuBLAS finder
 #   bash tools/gpu/pack-for-device.sh               # slim node_modules + the shared files used
-#   LMFLOW_CUDA_ARCHS=90 npm run build:cuda -w @lmflow/tensor
-#   xz -c packages/tensor/native-cuda/build/lmflow_cuda.node > .device/cuda.node.xz
+#   bash tools/gpu/pack-cuda.sh                     # the CUDA library (sm_90a), compressed
 #   device run  carry: [".device", "packages/tensor/build/Release/lmflow_cpu.node"]
 #               command: "bash tools/gpu/run-on-device.sh"
 #
@@ -40,8 +39,10 @@ for stage in ${GPU_STAGES:-test bench}; do
     ncu)
       ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
       sections=${NCU_SECTIONS:-SpeedOfLight Occupancy WarpStateStats ComputeWorkloadAnalysis}
-      for kernel in ${NCU_KERNELS:-forward dq dkv}; do
-        ATTENTION_ITERATIONS=2 NO_TORCH=1 timeout 120 bash .device/run.sh "$ncu" -k "regex:attention_${kernel}_mma" --launch-count 1 \
+      # Kernel names: forward_wgmma, backward_wgmma (Hopper's defaults at head dim 128), and
+      # forward_mma, dq_mma, dkv_mma (elsewhere, or with LMFLOW_CUDA_ATTENTION=mma).
+      for kernel in ${NCU_KERNELS:-forward_wgmma backward_wgmma}; do
+        ATTENTION_ITERATIONS=2 NO_TORCH=1 timeout 120 bash .device/run.sh "$ncu" -k "regex:attention_${kernel}" --launch-count 1 \
           $(printf -- '--section %s ' $sections) ${NCU_METRICS:+--metrics "$NCU_METRICS"} \
           $ts tools/gpu/profile-attention.ts 2>&1 | tee "$out/ncu-$kernel.log"
       done ;;
