@@ -95,6 +95,16 @@ void init_device(int index) {
   if (d.ready) return;
   check(cudaSetDevice(index), "cuda", "cudaSetDevice");
   check(cudaStreamCreateWithFlags(&d.stream, cudaStreamNonBlocking), "cuda", "cudaStreamCreate");
+  // Kernels' scratch buffers (the attention backward's sums, ...) come from the default
+  // stream-ordered pool (cudaMallocAsync). Its release threshold is 0 unless set: every
+  // synchronisation would hand its memory back to the driver and the next call map it again.
+  // Keep it; device_malloc trims the pool before giving up on an allocation. (Best effort: a
+  // setup without memory pools keeps the driver's behaviour.)
+  cudaMemPool_t pool = nullptr;
+  uint64_t keep = UINT64_MAX;
+  if (cudaDeviceGetDefaultMemPool(&pool, index) != cudaSuccess || cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep) != cudaSuccess) {
+    cudaGetLastError();
+  }
   check(cudaMalloc(&d.error, sizeof(DeviceError)), "cuda", "cudaMalloc (error word)");
   check(cudaMemsetAsync(d.error, 0, sizeof(DeviceError), d.stream), "cuda", "cudaMemset");
   for (int i = 0; i < kStagingBuffers; i++) {
@@ -160,6 +170,17 @@ void mem_info(double* free_bytes, double* total_bytes) {
 void* device_malloc(size_t bytes) {
   void* p = nullptr;
   cudaError_t err = cudaMalloc(&p, bytes == 0 ? 1 : bytes);
+  if (err == cudaErrorMemoryAllocation) {
+    // The scratch pool may hold what is missing (init_device keeps it): hand that back first.
+    cudaGetLastError();
+    cudaMemPool_t pool = nullptr;
+    int dev = 0;
+    if (cudaGetDevice(&dev) == cudaSuccess && cudaDeviceGetDefaultMemPool(&pool, dev) == cudaSuccess) {
+      cudaStreamSynchronize(stream());  // frees queued on the stream complete, so their memory can go
+      cudaMemPoolTrimTo(pool, 0);
+      err = cudaMalloc(&p, bytes == 0 ? 1 : bytes);
+    }
+  }
   if (err == cudaErrorMemoryAllocation) {
     cudaGetLastError();
     return nullptr;
