@@ -9,8 +9,6 @@
 // the input type, as in FlashAttention. Rows padded by 8 halves make every ldmatrix free of
 // bank conflicts. The tile shapes per head dim are at the end (ForwardTiles, ...).
 #include <climits>
-#include <cstdlib>
-#include <cstring>
 #include <initializer_list>
 #include <type_traits>
 
@@ -549,14 +547,6 @@ __global__ void attention_dkv_sum_kernel(const float* partial, View dk, View dv,
   }
 }
 
-bool simple_requested() {
-  static const bool simple = [] {
-    const char* e = std::getenv("LMFLOW_CUDA_ATTENTION");
-    return e != nullptr && std::strcmp(e, "simple") == 0;
-  }();
-  return simple;
-}
-
 // Rows start on 16-byte boundaries (8 halves) and the last dimension is dense.
 bool rows_aligned(const View& x, int dtype) {
   if (x.dtype != dtype || x.ndim != 4 || x.strides[3] != 1) return false;
@@ -568,7 +558,7 @@ bool rows_aligned(const View& x, int dtype) {
 }
 
 bool eligible(const AttnDims& d, std::initializer_list<const View*> views) {
-  if (simple_requested() || (d.D != 64 && d.D != 128)) return false;
+  if (attention_kernels_requested("simple") || (d.D != 64 && d.D != 128)) return false;
   const int dtype = (*views.begin())->dtype;
   if (dtype != BF16 && dtype != F16) return false;
   for (const View* x : views) {

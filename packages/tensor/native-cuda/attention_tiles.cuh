@@ -5,6 +5,8 @@
 #pragma once
 
 #include <climits>
+#include <cstdlib>
+#include <cstring>
 #include <type_traits>
 
 #include "attention.cuh"
@@ -176,6 +178,13 @@ __device__ __forceinline__ void store_dkv(const float (&dka)[ND][4], const float
     store_row<T, ND>(row_out<T>(dk, b, keys[i], hk), dka, i, d.scale, c);
     store_row<T, ND>(row_out<T>(dv, b, keys[i], hk), dva, i, 1.f, c);
   }
+}
+
+// Whether LMFLOW_CUDA_ATTENTION names this set of kernels (simple, mma, wgmma). Read on every
+// call, so that one process can time or test each set.
+inline bool attention_kernels_requested(const char* name) {
+  const char* e = std::getenv("LMFLOW_CUDA_ATTENTION");
+  return e != nullptr && std::strcmp(e, name) == 0;
 }
 
 // Runs f with the element type and head dim as template arguments.

@@ -17,8 +17,6 @@
 // block barrier per tile keeps the warpgroups in step: Nsight Compute shows the forward's
 // tensor pipe about 21% busy and its warps stalled on short dependencies), warpgroups taking
 // turns on the tensor cores, and register reallocation (setmaxnreg).
-#include <cstdlib>
-#include <cstring>
 
 #include "attention.cuh"
 #include "attention_tiles.cuh"
@@ -61,12 +59,6 @@ __device__ __forceinline__ unsigned char* align_1024(unsigned char* p) {
 // addresses stay below 2^18, so the field never carries).
 __device__ __forceinline__ uint64_t desc_at(uint64_t desc, uint32_t bytes) { return desc + (bytes >> 4); }
 
-template <int NT>
-__device__ __forceinline__ void pin_frags(uint32_t (&a)[NT][4]) {
-#pragma unroll
-  for (int j = 0; j < NT; j++) asm volatile("" : "+r"(a[j][0]), "+r"(a[j][1]), "+r"(a[j][2]), "+r"(a[j][3])::"memory");
-}
-
 // dst[0..1] += (x, y) atomically: one 8-byte atomic on sm_90 (the only target whose code runs
 // these kernels; the others compile them but never launch them).
 __device__ __forceinline__ void add_pair(float* dst, float x, float y) {
@@ -76,6 +68,18 @@ __device__ __forceinline__ void add_pair(float* dst, float x, float y) {
   atomicAdd(dst, x);
   atomicAdd(dst + 1, y);
 #endif
+}
+
+// The union of the segment ranges of warps first..first+count-1 of the block (r: this warp's,
+// the same in all its lanes), through scratch (2 ints per warp of the block). A barrier for
+// the whole block.
+__device__ __forceinline__ SegRange warps_range(SegRange r, int* scratch, int first, int count) {
+  const int w = threadIdx.x / 32;
+  if ((threadIdx.x & 31) == 0) scratch[2 * w] = r.lo, scratch[2 * w + 1] = r.hi;
+  __syncthreads();
+  SegRange u{INT_MAX, INT_MIN};
+  for (int i = first; i < first + count; i++) u.lo = min(u.lo, scratch[2 * i]), u.hi = max(u.hi, scratch[2 * i + 1]);
+  return u;
 }
 
 // Tile shape: NWG warpgroups of 64 query rows, key tiles of BN rows in a ring of STAGES buffers.
@@ -134,11 +138,7 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_forward_wgmma_kernel(
     for (int i = 0; i < 2; i++) {
       if (rows[i] < d.T) qsg[i] = seg_at(qseg, b, rows[i]), lo = min(lo, qsg[i]), hi = max(hi, qsg[i]);
     }
-    const SegRange r = warp_range(lo, hi);
-    if (lane == 0) wg_seg[2 * (wg * 4 + warp)] = r.lo, wg_seg[2 * (wg * 4 + warp) + 1] = r.hi;
-    __syncthreads();
-    wr = {INT_MAX, INT_MIN};
-    for (int w = 0; w < 4; w++) wr.lo = min(wr.lo, wg_seg[2 * (wg * 4 + w)]), wr.hi = max(wr.hi, wg_seg[2 * (wg * 4 + w) + 1]);
+    wr = warps_range(warp_range(lo, hi), wg_seg, wg * 4, 4);
   }
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, o[ND][4];
 #pragma unroll
@@ -162,7 +162,7 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_forward_wgmma_kernel(
   auto drain = [&] {
     wgmma_wait<0>();
     pin(o);
-    pin_frags(p);
+    pin(p);
   };
   for (int64_t it = 0; it < tiles; it++) {
     cp_async_wait<C::STAGES - 3>();
@@ -305,11 +305,7 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_backward_wgmma_kernel
     for (int i = 0; i < 2; i++) {
       if (keys[i] < d.S) ksg[i] = seg_at(kseg, b, keys[i]), lo = min(lo, ksg[i]), hi = max(hi, ksg[i]);
     }
-    const SegRange r = warp_range(lo, hi);
-    if (lane == 0) kseg_red[2 * (threadIdx.x / 32)] = r.lo, kseg_red[2 * (threadIdx.x / 32) + 1] = r.hi;
-    __syncthreads();
-    br = {INT_MAX, INT_MIN};
-    for (int w = 0; w < 8; w++) br.lo = min(br.lo, kseg_red[2 * w]), br.hi = max(br.hi, kseg_red[2 * w + 1]);
+    br = warps_range(warp_range(lo, hi), kseg_red, 0, C::THREADS / 32);
   }
   float dka[ND][4], dva[ND][4];
 #pragma unroll
@@ -404,8 +400,8 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_backward_wgmma_kernel
     pin(dva);
     pin(dka);
     pin(dqa);
-    pin_frags(pa);
-    pin_frags(dsa);
+    pin(pa);
+    pin(dsa);
 #pragma unroll
     for (int i = 0; i < 2; i++) {
       const int64_t t = t0 + warp * 16 + g + 8 * i;
@@ -460,9 +456,8 @@ bool wgmma_ready(bool forward, int64_t D) {
     return ok;
   }();
   if (!built) return false;
-  const char* e = std::getenv("LMFLOW_CUDA_ATTENTION");
-  if (e != nullptr && std::strcmp(e, "wgmma") == 0) return true;
-  if (e != nullptr && std::strcmp(e, "mma") == 0) return false;
+  if (attention_kernels_requested("wgmma")) return true;
+  if (attention_kernels_requested("mma")) return false;
   return !forward || D == 128;
 }
 

@@ -54,18 +54,24 @@ __device__ __forceinline__ void wgmma_wait() { __trap(); }
 __device__ __forceinline__ void fence_async_smem() { __trap(); }
 #endif
 
-// Keeps the compiler from moving reads or writes of an accumulator across the asynchronous
-// products that own its registers.
+// Keeps the compiler from moving reads or writes of an accumulator (or reusing the registers
+// of an A operand) across the asynchronous products that own its registers.
 template <int NT>
 __device__ __forceinline__ void pin(float (&d)[NT][4]) {
 #pragma unroll
   for (int j = 0; j < NT; j++) asm volatile("" : "+f"(d[j][0]), "+f"(d[j][1]), "+f"(d[j][2]), "+f"(d[j][3])::"memory");
 }
+template <int NT>
+__device__ __forceinline__ void pin(uint32_t (&a)[NT][4]) {
+#pragma unroll
+  for (int j = 0; j < NT; j++) asm volatile("" : "+r"(a[j][0]), "+r"(a[j][1]), "+r"(a[j][2]), "+r"(a[j][3])::"memory");
+}
 
 // d (64 x N) (+)= A (64 x 16) B (16 x N). ss: A and B from descriptors, TA / TB = 1 for an
 // MN-major operand; ss_first: the same overwriting d; rs: A from registers. accumulate = 0
 // overwrites d.
-// (The operand lists are spelled out: inline assembly takes no register ranges.)
+// (The operand lists are spelled out: inline assembly takes no register ranges, and nvcc no
+// named operands, so the inputs' numbers depend on N.)
 template <typename T, int N>
 struct Wgmma;
 
