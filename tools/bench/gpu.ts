@@ -57,7 +57,7 @@ if (!loraOnly) {
   const make = (seed: number): Tensor => randn([B, T, H, D], { device: 'cuda', dtype: 'bf16', generator: new Generator(seed) }).requiresGrad_();
   const [q, k, v] = [make(1), make(2), make(3)];
   const dout = randn([B, T, H, D], { device: 'cuda', dtype: 'bf16', generator: new Generator(4) });
-  const ms = await time('attention fwd+bwd bf16 causal B4 T2048 H16 D128', 5, () => {
+  const ms = await time('attention fwd+bwd bf16 causal B4 T2048 H16 D128', 30, () => {
     backward(scaledDotProductAttention(q, k, v, { causal: true }), { gradient: dout });
     for (const t of [q, k, v]) t.grad = null;
   });

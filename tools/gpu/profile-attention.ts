@@ -18,17 +18,19 @@ const cuda = getBackend('cuda');
 // ATTENTION_ITERATIONS lowers the repetitions (under ncu, say); NO_TORCH=1 skips the peer.
 const iterations = Number(process.env.ATTENTION_ITERATIONS ?? 20);
 
+// The median over 3 rounds of the time per call of `iterations` calls queued back to back (a
+// sync per call would add its own latency to every figure).
 async function median(fn: () => void): Promise<number> {
   for (let i = 0; i < Math.min(5, iterations); i++) tidy(fn);
   await cuda.sync();
   const times: number[] = [];
-  for (let i = 0; i < iterations; i++) {
+  for (let round = 0; round < 3; round++) {
     const start = performance.now();
-    tidy(fn);
+    for (let i = 0; i < iterations; i++) tidy(fn);
     await cuda.sync();
-    times.push(performance.now() - start);
+    times.push((performance.now() - start) / iterations);
   }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  return times.sort((a, b) => a - b)[1]!;
 }
 
 const torch = `
@@ -36,13 +38,16 @@ import sys, time, torch
 B, T, H, D = map(int, sys.argv[1:5])
 q, k, v = (torch.randn(B, H, T, D, device="cuda", dtype=torch.bfloat16, requires_grad=True) for _ in range(3))
 g = torch.randn(B, H, T, D, device="cuda", dtype=torch.bfloat16)
+n = int(sys.argv[5])
 def med(fn):
     for _ in range(5): fn()
     torch.cuda.synchronize()
     ts = []
-    for _ in range(20):
-        s = time.perf_counter(); fn(); torch.cuda.synchronize(); ts.append((time.perf_counter() - s) * 1e3)
-    return sorted(ts)[10]
+    for _ in range(3):
+        s = time.perf_counter()
+        for _ in range(n): fn()
+        torch.cuda.synchronize(); ts.append((time.perf_counter() - s) * 1e3 / n)
+    return sorted(ts)[1]
 f = med(lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True))
 def fb():
     torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True).backward(g)
@@ -59,7 +64,7 @@ for (const [B, T, H, D] of [[4, 2048, 16, 128], [4, 1024, 32, 64]] as const) {
     for (const t of [q, k, v]) t.grad = null;
   });
   const flops = (4 * B * H * T * T * D) / 2; // causal forward
-  const peer = process.env.NO_TORCH ? { status: 1, stdout: '' } : spawnSync('python3', ['-c', torch, String(B), String(T), String(H), String(D)], { encoding: 'utf8' });
+  const peer = process.env.NO_TORCH ? { status: 1, stdout: '' } : spawnSync('python3', ['-c', torch, String(B), String(T), String(H), String(D), String(iterations)], { encoding: 'utf8' });
   const [tf, tb] = peer.status === 0 ? peer.stdout.trim().split(/\s+/).map(Number) : [NaN, NaN];
   console.log(`B${B} T${T} H${H} D${D}: forward ${fwd.toFixed(3)} ms (${(flops / fwd / 1e9).toFixed(0)} TFLOP/s; torch ${tf!.toFixed(3)}), `
     + `backward ${(both - fwd).toFixed(3)} ms (torch ${(tb! - tf!).toFixed(3)}), fwd+bwd ${both.toFixed(3)} ms (torch ${tb!.toFixed(3)})`);

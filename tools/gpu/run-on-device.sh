@@ -45,6 +45,12 @@ for stage in ${GPU_STAGES:-test bench}; do
         ATTENTION_ITERATIONS=2 NO_TORCH=1 timeout 120 bash .device/run.sh "$ncu" -k "regex:attention_${kernel}" --launch-count 1 \
           $(printf -- '--section %s ' $sections) ${NCU_METRICS:+--metrics "$NCU_METRICS"} \
           $ts tools/gpu/profile-attention.ts 2>&1 | tee "$out/ncu-$kernel.log"
+        # NCU_SOURCE=1: every SASS instruction with its execution count and stall samples (CSV),
+        # which tools/gpu/sass-hotspots.py sums by opcode and code region.
+        if [ -n "${NCU_SOURCE:-}" ]; then
+          ATTENTION_ITERATIONS=2 NO_TORCH=1 timeout 120 bash .device/run.sh "$ncu" -k "regex:attention_${kernel}" --launch-count 1 \
+            --section SourceCounters --page source --print-source sass --csv $ts tools/gpu/profile-attention.ts > "$out/ncu-src-$kernel.csv" 2>&1
+        fi
       done ;;
     matmul)
       timeout 90 bash .device/run.sh $ts tools/gpu/profile-matmul.ts 2>&1 | tee "$out/matmul.log" ;;

@@ -87,6 +87,16 @@ __device__ __forceinline__ SegRange tile_range(const int* seg, int n, int lane) 
 __device__ __forceinline__ bool disjoint(SegRange a, SegRange b) { return a.hi < b.lo || a.lo > b.hi; }
 __device__ __forceinline__ bool one_segment(SegRange a, SegRange b) { return a.lo == a.hi && b.lo == b.hi && a.lo == b.lo; }
 
+// Scores the lane's rows cannot see (visible(row 0 or 1, key column) false) become -inf.
+template <int NB, typename Visible>
+__device__ __forceinline__ void mask_scores(float (&s)[NB][4], int c, Visible&& visible) {
+#pragma unroll
+  for (int j = 0; j < NB; j++) {
+#pragma unroll
+    for (int e = 0; e < 4; e++) s[j][e] = visible(e >> 1, j * 8 + 2 * c + (e & 1)) ? s[j][e] : -INFINITY;
+  }
+}
+
 // One key tile of the online softmax for a 16-row m-tile, up to the output's rescaling: masks
 // the raw scores s in place, turns them into probabilities against the new running max (in
 // log2 units: ex2(s * sl - max), one fused multiply-add per score), and updates the running max
@@ -96,11 +106,7 @@ __device__ __forceinline__ bool one_segment(SegRange a, SegRange b) { return a.l
 template <int NB, typename Visible>
 __device__ __forceinline__ void softmax_scores(float (&s)[NB][4], float (&m)[2], float (&l)[2], float (&corr)[2], float sl, int c,
                                                Visible&& visible) {
-#pragma unroll
-  for (int j = 0; j < NB; j++) {
-#pragma unroll
-    for (int e = 0; e < 4; e++) s[j][e] = visible(e >> 1, j * 8 + 2 * c + (e & 1)) ? s[j][e] : -INFINITY;
-  }
+  mask_scores<NB>(s, c, visible);
   const auto max_op = [](float a, float b) { return fmaxf(a, b); };
   const auto sum_op = [](float a, float b) { return a + b; };
   float base[2];

@@ -14,9 +14,9 @@
 //
 // Where they run instead of the mma.sync kernels: wgmma_ready. What they lack against
 // FlashAttention-3: a producer warp loading through TMA with per-buffer barriers (here one
-// block barrier per tile keeps the warpgroups in step: Nsight Compute shows the forward's
-// tensor pipe about 21% busy and its warps stalled on short dependencies), warpgroups taking
-// turns on the tensor cores, and register reallocation (setmaxnreg).
+// block barrier per tile keeps the warpgroups in step: Nsight Compute shows the tensor pipe
+// about 36% busy in both kernels, and block barriers as their warps' largest stall), warpgroups
+// taking turns on the tensor cores, and register reallocation (setmaxnreg).
 
 #include "attention.cuh"
 #include "attention_tiles.cuh"
@@ -39,6 +39,18 @@ __device__ __forceinline__ void copy_rows_sw128(const View& x, int64_t b, int64_
   const int j0 = threadIdx.x / CHUNKS, col = (threadIdx.x % CHUNKS) * 8;
   const int64_t stride = x.strides[1];
   const T* src = reinterpret_cast<const T*>(x.ptr) + (x.offset + b * x.strides[0] + h * x.strides[2] + col);
+  if (t0 >= 0 && t0 + ROWS <= n) {
+    // The whole tile is in range: one address computed, then stepped (per row, the 64-bit
+    // products and range tests below were a fifth of the forward's instructions).
+    const T* row0 = src + (t0 + j0) * stride;
+#pragma unroll
+    for (int r = 0; r < (ROWS + STEP - 1) / STEP; r++) {
+      const int row = j0 + r * STEP;
+      if (ROWS % STEP != 0 && row >= ROWS) break;
+      cp_async_16(dst + sw128(row, col, ROWS), row0 + r * STEP * stride, true);
+    }
+    return;
+  }
 #pragma unroll
   for (int r = 0; r < (ROWS + STEP - 1) / STEP; r++) {
     const int row = j0 + r * STEP;
@@ -197,9 +209,12 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_forward_wgmma_kernel(
     };
     const bool whole = (!SEG || one_segment(wr, kr)) && s0 + BN <= d.S && w0 + 64 <= d.T && (!d.causal || s0 + BN - 1 <= w0 + shift);
     float corr[2];
+    // Masks only where the tile needs it: a per-score `whole ||` test compiled to a branch and a
+    // byte conversion per score (a quarter of the forward's instructions).
     auto scores = [&] {
       pin(s);
-      softmax_scores<NB>(s, m, l, corr, sl, c, [&](int i, int kj) { return whole || sees(d, rows[i], s0 + kj, qsg[i], kseg_s[kj]); });
+      if (!whole) mask_scores<NB>(s, c, [&](int i, int kj) { return sees(d, rows[i], s0 + kj, qsg[i], kseg_s[kj]); });
+      softmax_scores<NB>(s, m, l, corr, sl, c, [](int, int) { return true; });
     };
     // One branch for both paths: ptxas does not relate two tests of `pending`, and would see
     // the outputs read while their product may still run (and serialize every product).
@@ -215,7 +230,9 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_forward_wgmma_kernel(
       wgmma_wait<0>();
       scores();
     }
-    rescale_rows<ND>(o, corr);
+    // Only where a row's max moved (after the first tiles, seldom): a warp none of whose rows'
+    // did skips the 64 multiplies (corr is exactly 1 then: ex2 of 0).
+    if (__any_sync(0xffffffffu, corr[0] != 1.f || corr[1] != 1.f)) rescale_rows<ND>(o, corr);
 #pragma unroll
     for (int kk = 0; kk < BN / 16; kk++) acc_to_a<T>(p[kk], s[2 * kk], s[2 * kk + 1]);
     pending = true;
@@ -350,16 +367,32 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_backward_wgmma_kernel
     pin(st);
     pin(dpt);
     const bool whole = (!SEG || one_segment(qr, br)) && w_first + 64 <= d.S && t0 + BQ <= d.T && (!d.causal || w_first + 63 <= t0 + shift);
+    // The mask, only where the tile needs it (a per-score `whole ||` test compiled to a branch
+    // per score): hidden scores become -inf, so that their probability below is 0. A query that
+    // sees nothing (lse -inf) sees none of these keys either.
+    if (!whole) {
+#pragma unroll
+      for (int j = 0; j < NQ; j++) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          const int qj = j * 8 + 2 * c + (e & 1);
+          if (!sees(d, t0 + qj, keys[e >> 1], SEG ? qseg_s[qj] : 0, ksg[e >> 1])) st[j][e] = -INFINITY;
+        }
+      }
+    }
+    // P^T = exp(S^T - lse) and dS^T = P^T (dP^T - delta); queries 2c and 2c + 1 of each 8 are the
+    // lane's columns. -lse is capped to a finite value, so that a hidden score of a query that
+    // sees nothing gives exp(-inf) = 0, not exp(-inf + inf).
 #pragma unroll
     for (int j = 0; j < NQ; j++) {
+      const float2 l2 = *reinterpret_cast<const float2*>(lse_s + j * 8 + 2 * c);
+      const float2 dl = *reinterpret_cast<const float2*>(delta_s + j * 8 + 2 * c);
+      const float nl[2] = {fminf(-l2.x, FLT_MAX), fminf(-l2.y, FLT_MAX)}, dn[2] = {dl.x, dl.y};
 #pragma unroll
       for (int e = 0; e < 4; e++) {
-        const int qj = j * 8 + 2 * c + (e & 1);
-        const float l2 = lse_s[qj];
-        const bool ok = l2 != -INFINITY && (whole || sees(d, t0 + qj, keys[e >> 1], SEG ? qseg_s[qj] : 0, ksg[e >> 1]));
-        const float p = ok ? ex2_ftz(fmaf(st[j][e], sl, -l2)) : 0.f;
+        const float p = ex2_ftz(fmaf(st[j][e], sl, nl[e & 1]));
         st[j][e] = p;
-        dpt[j][e] = p * (dpt[j][e] - delta_s[qj]);
+        dpt[j][e] = p * (dpt[j][e] - dn[e & 1]);
       }
     }
     uint32_t pa[BQ / 16][4], dsa[BQ / 16][4];
@@ -415,14 +448,18 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_backward_wgmma_kernel
   store_dkv<T, ND>(dka, dva, keys, b, h, hk, partial, dk, dv, d, c);
 }
 
-// dq (B, T, Hq, D) = scale * dq_acc: a thread per pair of columns.
+// dq (B, T, Hq, D) = scale * dq_acc: a thread per 8 columns (32 bytes in, 16 out).
 template <typename T>
 __global__ void attention_dq_convert_kernel(const float* dq_acc, View dq, AttnDims d) {
-  LMCUDA_FOR(j, d.B * d.T * d.Hq * (d.D / 2)) {
-    const int64_t row = j / (d.D / 2), i = (j % (d.D / 2)) * 2;
+  const int64_t chunks = d.D / 8;
+  LMCUDA_FOR(j, d.B * d.T * d.Hq * chunks) {
+    const int64_t row = j / chunks, i = (j % chunks) * 8;
     const int64_t h = row % d.Hq, t = (row / d.Hq) % d.T, b = row / (d.Hq * d.T);
-    const float2 a = *reinterpret_cast<const float2*>(dq_acc + row * d.D + i);
-    *reinterpret_cast<uint32_t*>(row_out<T>(dq, b, t, h) + i) = pack_pair<T>(a.x * d.scale, a.y * d.scale);
+    const float4 a = *reinterpret_cast<const float4*>(dq_acc + row * d.D + i);
+    const float4 c = *reinterpret_cast<const float4*>(dq_acc + row * d.D + i + 4);
+    const uint4 packed{pack_pair<T>(a.x * d.scale, a.y * d.scale), pack_pair<T>(a.z * d.scale, a.w * d.scale),
+                       pack_pair<T>(c.x * d.scale, c.y * d.scale), pack_pair<T>(c.z * d.scale, c.w * d.scale)};
+    *reinterpret_cast<uint4*>(row_out<T>(dq, b, t, h) + i) = packed;
   }
 }
 
@@ -438,7 +475,8 @@ __global__ void wgmma_built_kernel(int* out) {
 // (LMFLOW_CUDA_ARCHS with 90), by default the backward and the forward at head dim 128, which
 // on an H200 beat the mma.sync kernels (the backward 0.70 against 1.18 ms at B 4, T 2048, 16
 // heads of 128, 0.28 against 0.36 at 32 heads of 64; the forward 0.33-0.35 against 0.38-0.43
-// at 128), but not the forward at 64 (0.16 against 0.11). LMFLOW_CUDA_ATTENTION=wgmma or =mma
+// at 128, 0.25-0.29 since the masks apply only where needed), but not the forward at 64 (0.14
+// against 0.10-0.11, also after that change). LMFLOW_CUDA_ATTENTION=wgmma or =mma
 // picks one set for everything (read on every call, so one process can time or test both).
 bool wgmma_ready(bool forward, int64_t D) {
   static const bool built = [] {
@@ -489,7 +527,7 @@ bool attention_backward_wgmma(const View& q, const View& k, const View& v, const
       profiled(d.D == 64 ? "attentionGrad: wgmma (D 64)" : "attentionGrad: wgmma (D 128)",
                [&] { kernel<<<grid, C::THREADS, bytes, stream()>>>(q, k, v, lse, delta, dout, dk, dv, partial, dq_acc, qseg, kseg, d); });
     }
-    if (rows > 0) attention_dq_convert_kernel<T><<<blocks_for(rows * (d.D / 2), 256), 256, 0, stream()>>>(dq_acc, dq, d);
+    if (rows > 0) attention_dq_convert_kernel<T><<<blocks_for(rows * (d.D / 8), 256), 256, 0, stream()>>>(dq_acc, dq, d);
   });
   check_launch("attentionGrad");
   check(cudaFreeAsync(dq_acc, stream()), "attentionGrad", "cudaFreeAsync (dq sums)");

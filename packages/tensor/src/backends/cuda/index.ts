@@ -109,9 +109,12 @@ export function createCudaBackend(index: number): Backend {
   /** Resolves once the stream has run everything queued so far, polling an event. */
   async function sync(): Promise<void> {
     const id = lib.recordEvent(index);
-    let spins = 0;
+    // setImmediate for the first 2 ms, then 1 ms timers: a wait on a short queue (a decoding
+    // step, a timed loop) then ends within microseconds of the GPU, where timers alone
+    // overshoot by up to a millisecond, and a long wait does not keep a core busy.
+    const start = performance.now();
     while (!lib.queryEvent(index, id)) {
-      await new Promise((resolve) => (spins++ < 50 ? setImmediate(resolve) : setTimeout(resolve, 1)));
+      await new Promise((resolve) => (performance.now() - start < 2 ? setImmediate(resolve) : setTimeout(resolve, 1)));
     }
   }
   function hostView(dtype: DType, data: HostArray, shape: readonly number[]): View {
