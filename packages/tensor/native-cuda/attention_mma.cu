@@ -38,32 +38,11 @@ __device__ __forceinline__ float2 unpack_pair<__half>(const __half* p) {
   return __half22float2(*reinterpret_cast<const __half2*>(p));
 }
 
-// Queues the copy of rows t0..t0+ROWS-1 of head h (zeros past n) into dst (row stride D + kPad).
-// Each thread copies one fixed 16-byte column chunk of every (kThreads / (D / 8))-th row, so
-// its addresses are computed once and stepped; only a tile that runs past n checks each row.
+// Rows t0..t0+ROWS-1 of head h (zeros past n) into dst with row stride D + kPad.
 template <typename T, int D, int ROWS>
 __device__ __forceinline__ void copy_rows_async(const View& x, int64_t b, int64_t h, int64_t t0, int64_t n, T* dst) {
-  constexpr int CHUNKS = D / 8, STEP = kThreads / CHUNKS;
-  static_assert(kThreads % CHUNKS == 0 && ROWS % STEP == 0, "a row's chunks divide the block, its passes the rows");
-  const int j0 = threadIdx.x / CHUNKS, i8 = (threadIdx.x % CHUNKS) * 8;
-  const int64_t stride = x.strides[1];
-  const T* src = reinterpret_cast<const T*>(x.ptr) + (x.offset + b * x.strides[0] + h * x.strides[2] + i8);
-  T* out = dst + j0 * (D + kPad) + i8;
-  if (t0 >= 0 && t0 + ROWS <= n) {
-    const T* p = src + (t0 + j0) * stride;
-#pragma unroll
-    for (int r = 0; r < ROWS / STEP; r++) cp_async_16(out + r * STEP * (D + kPad), p + r * STEP * stride, true);
-  } else {
-#pragma unroll
-    for (int r = 0; r < ROWS / STEP; r++) {
-      const int64_t t = t0 + j0 + r * STEP;
-      const bool valid = t >= 0 && t < n;
-      cp_async_16(out + r * STEP * (D + kPad), valid ? src + t * stride : src, valid);
-    }
-  }
+  copy_rows_async<T, D, ROWS, kThreads, D + kPad>(x, b, h, t0, n, dst, [](int, int col) { return col; });
 }
-
-
 
 // A fragments of 16 rows (r0 and r0 + 8 for this lane) of a (B, T, H, D) view, straight from
 // global memory; zeros for rows past T.
@@ -290,9 +269,8 @@ __global__ void __launch_bounds__(kThreads, C::MINB) attention_forward_mma_kerne
     const bool whole = tile_whole<C, SEG>(d, qb, s0, kr);
 #pragma unroll
     for (int mt = 0; mt < MT; mt++) {
-      // The mask's tests only where the tile needs them (see the wgmma forward).
       if (!whole) mask_scores<NB>(s[mt], c, [&](int i, int kj) { return sees(d, qb.rows[mt][i], s0 + kj, qb.qsg[mt][i], kseg_s[kj]); });
-      softmax_step<NB, ND>(s[mt], m[mt], l[mt], o[mt], sl, c, [](int, int) { return true; });
+      softmax_step<NB, ND>(s[mt], m[mt], l[mt], o[mt], sl);
     }
 #pragma unroll
     for (int kk = 0; kk < BN / 16; kk++) {

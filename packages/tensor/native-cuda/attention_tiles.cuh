@@ -27,6 +27,39 @@ __device__ __forceinline__ T* row_out(const View& v, int64_t b, int64_t t, int64
   return reinterpret_cast<T*>(v.ptr) + row_offset(v, b, t, h);
 }
 
+// Queues the copy of rows t0..t0+ROWS-1 of head h of a (B, T, H, D) view (zeros past n) into
+// shared memory, 16 bytes per cp.async, in one of the kernels' tile layouts: element (row, col)
+// at dst + row * PITCH + within(row, col), within repeating every STEP = THREADS / (D / 8) rows
+// (padded rows: col; the 128-byte swizzle: the column block and the chunk's permuted place).
+// Each thread copies one fixed 16-byte column chunk of every STEP-th row, so its addresses are
+// computed once and stepped; only a tile that runs past n tests each row (per row, 64-bit
+// products and range tests were a fifth of the wgmma forward's instructions).
+template <typename T, int D, int ROWS, int THREADS, int PITCH, typename Within>
+__device__ __forceinline__ void copy_rows_async(const View& x, int64_t b, int64_t h, int64_t t0, int64_t n, T* dst, Within&& within) {
+  constexpr int CHUNKS = D / 8, STEP = THREADS / CHUNKS, PASSES = (ROWS + STEP - 1) / STEP;
+  static_assert(THREADS % CHUNKS == 0, "a row's chunks divide the block");
+  const int j0 = threadIdx.x / CHUNKS, col = (threadIdx.x % CHUNKS) * 8;
+  const int64_t stride = x.strides[1];
+  const T* src = reinterpret_cast<const T*>(x.ptr) + (x.offset + b * x.strides[0] + h * x.strides[2] + col);
+  T* out = dst + j0 * PITCH + within(j0, col);
+  if (t0 >= 0 && t0 + ROWS <= n) {
+    const T* p = src + (t0 + j0) * stride;
+#pragma unroll
+    for (int r = 0; r < PASSES; r++) {
+      if (ROWS % STEP != 0 && j0 + r * STEP >= ROWS) break;
+      cp_async_16(out + r * STEP * PITCH, p + r * STEP * stride, true);
+    }
+  } else {
+#pragma unroll
+    for (int r = 0; r < PASSES; r++) {
+      if (ROWS % STEP != 0 && j0 + r * STEP >= ROWS) break;
+      const int64_t t = t0 + j0 + r * STEP;
+      const bool valid = t >= 0 && t < n;
+      cp_async_16(out + r * STEP * PITCH, valid ? src + t * stride : src, valid);
+    }
+  }
+}
+
 // op (max, sum) over this lane's 2 NB scores of row i (0 or 1) of a 16-row m-tile, as a tree:
 // depth log2(2 NB) instead of a chain of 2 NB dependent instructions, whose latency two warps
 // per scheduler cannot hide. (The caller combines the row's four lanes.)
@@ -87,7 +120,9 @@ __device__ __forceinline__ SegRange tile_range(const int* seg, int n, int lane) 
 __device__ __forceinline__ bool disjoint(SegRange a, SegRange b) { return a.hi < b.lo || a.lo > b.hi; }
 __device__ __forceinline__ bool one_segment(SegRange a, SegRange b) { return a.lo == a.hi && b.lo == b.hi && a.lo == b.lo; }
 
-// Scores the lane's rows cannot see (visible(row 0 or 1, key column) false) become -inf.
+// Scores the lane's rows cannot see (visible(row 0 or 1, column) false) become -inf. Kernels
+// call it only for tiles that need a mask: inlined into the softmax with a per-score
+// `whole ||` test, it compiled to a branch and a byte conversion per score.
 template <int NB, typename Visible>
 __device__ __forceinline__ void mask_scores(float (&s)[NB][4], int c, Visible&& visible) {
 #pragma unroll
@@ -97,16 +132,15 @@ __device__ __forceinline__ void mask_scores(float (&s)[NB][4], int c, Visible&& 
   }
 }
 
-// One key tile of the online softmax for a 16-row m-tile, up to the output's rescaling: masks
-// the raw scores s in place, turns them into probabilities against the new running max (in
-// log2 units: ex2(s * sl - max), one fused multiply-add per score), and updates the running max
-// m and sum l of the lane's two rows; corr is what the rows' outputs must be multiplied by.
+// One key tile of the online softmax for a 16-row m-tile (hidden scores already -inf, see
+// mask_scores), up to the output's rescaling: turns the raw scores s into probabilities in place
+// against the new running max (in log2 units: ex2(s * sl - max), one fused multiply-add per
+// score), and updates the running max m and sum l of the lane's two rows; corr is what the
+// rows' outputs must be multiplied by.
 // (Apart from the rescale so that Hopper's kernels can do it once their product with the
 // previous tile's probabilities, which accumulates into the outputs, has finished.)
-template <int NB, typename Visible>
-__device__ __forceinline__ void softmax_scores(float (&s)[NB][4], float (&m)[2], float (&l)[2], float (&corr)[2], float sl, int c,
-                                               Visible&& visible) {
-  mask_scores<NB>(s, c, visible);
+template <int NB>
+__device__ __forceinline__ void softmax_scores(float (&s)[NB][4], float (&m)[2], float (&l)[2], float (&corr)[2], float sl) {
   const auto max_op = [](float a, float b) { return fmaxf(a, b); };
   const auto sum_op = [](float a, float b) { return a + b; };
   float base[2];
@@ -141,11 +175,10 @@ __device__ __forceinline__ void rescale_rows(float (&o)[ND][4], const float (&co
 }
 
 // The whole step, for kernels whose outputs are in registers throughout (mma.sync).
-template <int NB, int ND, typename Visible>
-__device__ __forceinline__ void softmax_step(float (&s)[NB][4], float (&m)[2], float (&l)[2], float (&o)[ND][4], float sl, int c,
-                                             Visible&& visible) {
+template <int NB, int ND>
+__device__ __forceinline__ void softmax_step(float (&s)[NB][4], float (&m)[2], float (&l)[2], float (&o)[ND][4], float sl) {
   float corr[2];
-  softmax_scores<NB>(s, m, l, corr, sl, c, visible);
+  softmax_scores<NB>(s, m, l, corr, sl);
   rescale_rows<ND>(o, corr);
 }
 

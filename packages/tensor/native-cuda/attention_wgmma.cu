@@ -29,36 +29,12 @@ namespace {
 
 constexpr int kWarpgroup = 128;
 
-// Copies rows t0..t0+ROWS-1 of head h of a (B, T, H, D) view (zeros past n) into a swizzled
-// tile of ROWS rows (wgmma.cuh), 16 bytes per cp.async; each thread keeps one column chunk, so
-// a quarter-warp writes one 128-byte row (its chunks permuted): no bank conflicts.
+// Rows t0..t0+ROWS-1 of head h (zeros past n) into a swizzled tile of ROWS rows (wgmma.cuh): a
+// quarter-warp writes one 128-byte row, its chunks permuted, so no bank conflicts.
 template <typename T, int D, int ROWS, int THREADS>
 __device__ __forceinline__ void copy_rows_sw128(const View& x, int64_t b, int64_t h, int64_t t0, int64_t n, T* dst) {
-  constexpr int CHUNKS = D / 8, STEP = THREADS / CHUNKS;
-  static_assert(THREADS % CHUNKS == 0, "a row's chunks divide the block");
-  const int j0 = threadIdx.x / CHUNKS, col = (threadIdx.x % CHUNKS) * 8;
-  const int64_t stride = x.strides[1];
-  const T* src = reinterpret_cast<const T*>(x.ptr) + (x.offset + b * x.strides[0] + h * x.strides[2] + col);
-  if (t0 >= 0 && t0 + ROWS <= n) {
-    // The whole tile is in range: one address computed, then stepped (per row, the 64-bit
-    // products and range tests below were a fifth of the forward's instructions).
-    const T* row0 = src + (t0 + j0) * stride;
-#pragma unroll
-    for (int r = 0; r < (ROWS + STEP - 1) / STEP; r++) {
-      const int row = j0 + r * STEP;
-      if (ROWS % STEP != 0 && row >= ROWS) break;
-      cp_async_16(dst + sw128(row, col, ROWS), row0 + r * STEP * stride, true);
-    }
-    return;
-  }
-#pragma unroll
-  for (int r = 0; r < (ROWS + STEP - 1) / STEP; r++) {
-    const int row = j0 + r * STEP;
-    if (ROWS % STEP != 0 && row >= ROWS) break;
-    const int64_t t = t0 + row;
-    const bool valid = t >= 0 && t < n;
-    cp_async_16(dst + sw128(row, col, ROWS), valid ? src + t * stride : src, valid);
-  }
+  static_assert((THREADS / (D / 8)) % 8 == 0, "rows a thread copies are a multiple of the swizzle's 8 rows apart");
+  copy_rows_async<T, D, ROWS, THREADS, 64>(x, b, h, t0, n, dst, [](int row, int col) { return sw128_within(row, col, ROWS); });
 }
 
 // The shared-memory base rounded up to the 1024 bytes a swizzled tile needs.
@@ -209,12 +185,10 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_forward_wgmma_kernel(
     };
     const bool whole = (!SEG || one_segment(wr, kr)) && s0 + BN <= d.S && w0 + 64 <= d.T && (!d.causal || s0 + BN - 1 <= w0 + shift);
     float corr[2];
-    // Masks only where the tile needs it: a per-score `whole ||` test compiled to a branch and a
-    // byte conversion per score (a quarter of the forward's instructions).
     auto scores = [&] {
       pin(s);
       if (!whole) mask_scores<NB>(s, c, [&](int i, int kj) { return sees(d, rows[i], s0 + kj, qsg[i], kseg_s[kj]); });
-      softmax_scores<NB>(s, m, l, corr, sl, c, [](int, int) { return true; });
+      softmax_scores<NB>(s, m, l, corr, sl);
     };
     // One branch for both paths: ptxas does not relate two tests of `pending`, and would see
     // the outputs read while their product may still run (and serialize every product).
@@ -367,19 +341,9 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_backward_wgmma_kernel
     pin(st);
     pin(dpt);
     const bool whole = (!SEG || one_segment(qr, br)) && w_first + 64 <= d.S && t0 + BQ <= d.T && (!d.causal || w_first + 63 <= t0 + shift);
-    // The mask, only where the tile needs it (a per-score `whole ||` test compiled to a branch
-    // per score): hidden scores become -inf, so that their probability below is 0. A query that
-    // sees nothing (lse -inf) sees none of these keys either.
-    if (!whole) {
-#pragma unroll
-      for (int j = 0; j < NQ; j++) {
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-          const int qj = j * 8 + 2 * c + (e & 1);
-          if (!sees(d, t0 + qj, keys[e >> 1], SEG ? qseg_s[qj] : 0, ksg[e >> 1])) st[j][e] = -INFINITY;
-        }
-      }
-    }
+    // Hidden scores become -inf, so that their probability below is 0 (rows are keys here,
+    // columns queries). A query that sees nothing (lse -inf) sees none of these keys either.
+    if (!whole) mask_scores<NQ>(st, c, [&](int i, int qj) { return sees(d, t0 + qj, keys[i], SEG ? qseg_s[qj] : 0, ksg[i]); });
     // P^T = exp(S^T - lse) and dS^T = P^T (dP^T - delta); queries 2c and 2c + 1 of each 8 are the
     // lane's columns. -lse is capped to a finite value, so that a hidden score of a query that
     // sees nothing gives exp(-inf) = 0, not exp(-inf + inf).
