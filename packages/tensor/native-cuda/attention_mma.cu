@@ -368,14 +368,16 @@ __global__ void __launch_bounds__(kThreads, C::MINB) attention_dq_mma_kernel(Vie
     const bool whole = tile_whole<C, SEG>(d, qb, s0, kr);
 #pragma unroll
     for (int mt = 0; mt < MT; mt++) {
+      // The mask only where the tile needs it; -lse capped to a finite value so that a hidden
+      // score of a row that sees nothing (lse -inf) gives exp(-inf) = 0 (as in the wgmma backward).
+      if (!whole) mask_scores<NB>(s[mt], c, [&](int i, int kj) { return sees(d, qb.rows[mt][i], s0 + kj, qb.qsg[mt][i], kseg_s[kj]); });
+      const float nl[2] = {fminf(-lse2[mt][0], FLT_MAX), fminf(-lse2[mt][1], FLT_MAX)};
 #pragma unroll
       for (int j = 0; j < NB; j++) {
 #pragma unroll
         for (int e = 0; e < 4; e++) {
-          const int kj = j * 8 + 2 * c + (e & 1), i = e >> 1;
-          const bool ok = lse2[mt][i] != -INFINITY && (whole || sees(d, qb.rows[mt][i], s0 + kj, qb.qsg[mt][i], kseg_s[kj]));
-          const float p = ok ? ex2_ftz(s[mt][j][e] * sl - lse2[mt][i]) : 0.f;
-          s[mt][j][e] = p * (dp[mt][j][e] - dl[mt][i]);
+          const float p = ex2_ftz(fmaf(s[mt][j][e], sl, nl[e >> 1]));
+          s[mt][j][e] = p * (dp[mt][j][e] - dl[mt][e >> 1]);
         }
       }
     }
@@ -489,14 +491,23 @@ __global__ void __launch_bounds__(kThreads, C::MINB) attention_dkv_mma_kernel(Vi
       mma_smem<T, 1, NQ, false>(dpt, av, gs, KS, kk * 16, lane);
     }
     const bool whole = (!SEG || one_segment(qr, kr)) && w_first + 16 <= d.S && t0 + BQ <= d.T && (!d.causal || w_first + 15 <= t0 + shift);
+    // As in the wgmma backward: the mask only where needed, -lse capped.
+    if (!whole) {
+#pragma unroll
+      for (int j = 0; j < NQ; j++) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          const int qj = j * 8 + 2 * c + (e & 1);
+          if (!sees(d, t0 + qj, keys[0][e >> 1], SEG ? qseg_s[qj] : 0, ksg[e >> 1])) st[0][j][e] = -INFINITY;
+        }
+      }
+    }
 #pragma unroll
     for (int j = 0; j < NQ; j++) {
 #pragma unroll
       for (int e = 0; e < 4; e++) {
         const int qj = j * 8 + 2 * c + (e & 1);
-        const float l2 = lse_s[qj];
-        const bool ok = l2 != -INFINITY && (whole || sees(d, t0 + qj, keys[0][e >> 1], SEG ? qseg_s[qj] : 0, ksg[e >> 1]));
-        const float p = ok ? ex2_ftz(st[0][j][e] * sl - l2) : 0.f;
+        const float p = ex2_ftz(fmaf(st[0][j][e], sl, fminf(-lse_s[qj], FLT_MAX)));
         st[0][j][e] = p;
         dpt[0][j][e] = p * (dpt[0][j][e] - delta_s[qj]);
       }

@@ -13,10 +13,10 @@
 // runs (FlashAttention-3's overlap within a warpgroup).
 //
 // Where they run instead of the mma.sync kernels: wgmma_ready. What they lack against
-// FlashAttention-3: a producer warp loading through TMA with per-buffer barriers (here one
-// block barrier per tile keeps the warpgroups in step: Nsight Compute shows the tensor pipe
-// about 36% busy in both kernels, and block barriers as their warps' largest stall), warpgroups
-// taking turns on the tensor cores, and register reallocation (setmaxnreg).
+// FlashAttention-3: a producer warp loading through TMA (here every thread copies with
+// cp.async), warpgroups taking turns on the tensor cores, and register reallocation
+// (setmaxnreg). The backward keeps two block barriers per tile (its warpgroups share dS^T for
+// dQ): in Nsight Compute the one before dQ's product is its warps' largest stall.
 
 #include "attention.cuh"
 #include "attention_tiles.cuh"
@@ -70,15 +70,49 @@ __device__ __forceinline__ SegRange warps_range(SegRange r, int* scratch, int fi
   return u;
 }
 
-// Tile shape: NWG warpgroups of 64 query rows, key tiles of BN rows in a ring of STAGES buffers.
-template <int D_, int BN_, int NWG_, int STAGES_>
+// Tile shape: NWG warpgroups of 64 query rows, key tiles of BN rows in a ring of STAGES buffers,
+// LOOK tiles queued ahead. The buffers are handed over through a "full" and an "empty" mbarrier
+// each, not a block barrier per tile, so warpgroups drift up to min(LOOK, STAGES - LOOK - 1)
+// tiles apart (one's softmax beside another's products).
+template <int D_, int BN_, int NWG_, int STAGES_, int LOOK_>
 struct WgTiles {
-  static constexpr int D = D_, BN = BN_, NWG = NWG_, STAGES = STAGES_, BM = 64 * NWG_, THREADS = kWarpgroup * NWG_;
+  static constexpr int D = D_, BN = BN_, NWG = NWG_, STAGES = STAGES_, BM = 64 * NWG_, THREADS = kWarpgroup * NWG_, LOOK = LOOK_;
+  static_assert(LOOK_ >= 1 && LOOK_ <= STAGES_ - 2, "a tile queued ahead needs a free buffer beside the two in use");
 };
 
 template <typename T, typename C>
 constexpr size_t forward_smem() {
-  return 1024 + (C::BM + 2 * C::STAGES * C::BN) * C::D * sizeof(T) + (C::STAGES * C::BN + 2 * C::NWG * 4) * sizeof(int);
+  return 1024 + (C::BM + 2 * C::STAGES * C::BN) * C::D * sizeof(T) + (C::STAGES * C::BN + 2 * C::NWG * 4) * sizeof(int) +
+         2 * C::STAGES * sizeof(uint64_t) + 8;
+}
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
+// mbarriers (sm_90): count arrivals complete a phase; waits name the phase by its parity.
+__device__ __forceinline__ void mbar_init(uint64_t* bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint64_t* bar) {
+  asm volatile("{\n.reg .b64 state;\nmbarrier.arrive.shared::cta.b64 state, [%0];\n}\n" ::"r"(smem_u32(bar)) : "memory");
+}
+// Arrives once this thread's cp.async copies so far have landed (counts toward the init count).
+__device__ __forceinline__ void mbar_arrive_copies(uint64_t* bar) {
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(smem_u32(bar)) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
+  const uint32_t a = smem_u32(bar);
+  uint32_t done = 0;
+  while (!done) {
+    asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                 : "=r"(done)
+                 : "r"(a), "r"(parity)
+                 : "memory");
+  }
+}
+// Waits for all of this thread's cp.async copies (those an mbarrier tracks belong to no group).
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
+// A 4-byte cp.async (zeros when !valid).
+__device__ __forceinline__ void cp_async_4(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(valid ? 4 : 0));
 }
 
 template <typename T, typename C, bool SEG>
@@ -91,6 +125,14 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_forward_wgmma_kernel(
   T* vbuf = kbuf + C::STAGES * TILE;
   int* kseg_buf = reinterpret_cast<int*>(vbuf + C::STAGES * TILE);
   int* wg_seg = kseg_buf + C::STAGES * BN;  // per warp: its rows' segment range (lo, hi)
+  // full[s] completes when every thread's copies into buffer s have landed, empty[s] when every
+  // thread is done reading it.
+  uint64_t* full = reinterpret_cast<uint64_t*>((reinterpret_cast<uintptr_t>(wg_seg + 2 * C::NWG * 4) + 7) & ~uintptr_t{7});
+  uint64_t* empty = full + C::STAGES;
+  if (threadIdx.x == 0) {
+    for (int i = 0; i < C::STAGES; i++) mbar_init(full + i, C::THREADS), mbar_init(empty + i, C::THREADS);
+  }
+  __syncthreads();
   // wg through a shuffle: ptxas then knows it is the same across the warp, and branches on it
   // (around wgmma) are not divergent, which would serialize the products.
   const int wg = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x) / kWarpgroup, 0);
@@ -103,21 +145,24 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_forward_wgmma_kernel(
   const int64_t rows[2] = {w0 + warp * 16 + g, w0 + warp * 16 + g + 8};
   int qsg[2] = {-1, -1};
   copy_rows_sw128<T, D, BM, C::THREADS>(q, b, h, q0, d.T, qs);
-  // Queues tile it into buffer it % STAGES; every thread commits a group per call (empty past
-  // the last tile), so waiting for all but the newest STAGES - 3 groups means tile it landed.
+  // Queues tile it into buffer it % STAGES, once every thread has read the buffer's previous
+  // tile (it - STAGES); each thread's arrival on full completes when its copies have landed
+  // (the segment ids by cp.async too, so that the arrival covers them).
   auto issue = [&](int64_t it) {
+    if (it >= tiles) return;
     const int buf = static_cast<int>(it % C::STAGES);
-    if (it >= tiles) {
-      cp_async_commit();
-      return;
-    }
+    if (it >= C::STAGES) mbar_wait(empty + buf, static_cast<uint32_t>((it / C::STAGES + 1) & 1));
     const int64_t s0 = it * BN;
     copy_rows_sw128<T, D, BN, C::THREADS>(k, b, hk, s0, d.S, kbuf + buf * TILE);
     copy_rows_sw128<T, D, BN, C::THREADS>(v, b, hk, s0, d.S, vbuf + buf * TILE);
-    if (threadIdx.x < BN) kseg_buf[buf * BN + threadIdx.x] = SEG && s0 + threadIdx.x < d.S ? seg_at(kseg, b, s0 + threadIdx.x) : 0;
-    cp_async_commit();  // the first group carries Q too
+    if (SEG && threadIdx.x < BN) {
+      const bool in = s0 + threadIdx.x < d.S;
+      const int* src = reinterpret_cast<const int32_t*>(kseg.ptr) + kseg.offset + b * kseg.strides[0] + (in ? (s0 + threadIdx.x) * kseg.strides[1] : 0);
+      cp_async_4(kseg_buf + buf * BN + threadIdx.x, src, in);
+    }
+    mbar_arrive_copies(full + buf);  // tile 0's arrival covers Q too
   };
-  for (int i = 0; i < C::STAGES - 2; i++) issue(i);
+  for (int i = 0; i < C::LOOK; i++) issue(i);
   // The warpgroup's segment range: skipping a tile and dropping the mask must hold for all of
   // its 64 rows (a wgmma is one instruction for the four warps).
   SegRange wr{0, 0};
@@ -153,11 +198,10 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_forward_wgmma_kernel(
     pin(p);
   };
   for (int64_t it = 0; it < tiles; it++) {
-    cp_async_wait<C::STAGES - 3>();
-    fence_async_smem();  // the copies (generic proxy) become visible to wgmma (async proxy)
-    __syncthreads();     // tile it is in; every warpgroup is done with tile it - 2
-    issue(it + C::STAGES - 2);  // into tile it - 2's buffer
     const int buf = static_cast<int>(it % C::STAGES);
+    issue(it + C::LOOK);
+    mbar_wait(full + buf, static_cast<uint32_t>((it / C::STAGES) & 1));
+    fence_async_smem();  // the copies (generic proxy) become visible to wgmma (async proxy)
     const int64_t s0 = it * BN;
     const int* kseg_s = kseg_buf + buf * BN;
     const SegRange kr = SEG ? tile_range(kseg_s, BN, lane) : SegRange{0, 0};
@@ -167,8 +211,10 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_forward_wgmma_kernel(
         wgmma_fence();
         product_pv(pbuf);
         drain();
+        mbar_arrive(empty + pbuf);
         pending = false;
       }
+      mbar_arrive(empty + buf);  // read by no one here
       continue;
     }
     const uint64_t kdesc = sw128_desc(kbuf + buf * TILE, 16, 1024);
@@ -199,6 +245,7 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_forward_wgmma_kernel(
       wgmma_wait<1>();  // the scores (groups finish in order)
       scores();
       drain();
+      mbar_arrive(empty + pbuf);  // tile it - 1's K and V are read
     } else {
       product_qk();
       wgmma_wait<0>();
@@ -217,7 +264,7 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_forward_wgmma_kernel(
     product_pv(pbuf);
     drain();
   }
-  cp_async_wait<0>();  // (only empty groups are left, or the Q copy when there are no tiles)
+  cp_async_wait_all();  // the Q copy when there are no tiles
   for (int i = 0; i < 2; i++) {
     float sum = l[i];
     sum += __shfl_xor_sync(0xffffffffu, sum, 1);
@@ -234,23 +281,60 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_forward_wgmma_kernel(
 // mma.sync kernels' 7). A block of two warpgroups owns 128 keys of one query head (64 each; K
 // and V stay in shared memory); query tiles of 64 rows (Q, dO, lse, delta) stream past in a
 // ring of STAGES buffers. Per tile, warpgroup w computes, for its keys:
-//   S^T = K_w Q^T and dP^T = V_w dO^T (keys x queries, all operands from shared memory),
-//   P^T = exp(S^T - lse), dS^T = P^T (dP^T - delta) in registers,
-//   dV_w += P^T dO and dK_w += dS^T Q (P^T, dS^T from registers; dO, Q as N-major operands),
+//   S^T = K_w Q^T, then dP^T = V_w dO^T (keys x queries, all operands from shared memory),
+//   P^T = exp(S^T - lse) while dP^T's product runs, then dV_w += P^T dO (P^T from registers,
+//   dO as an N-major operand) queued behind it,
+//   dS^T = P^T (dP^T - delta), then dK_w += dS^T Q (Q as N-major),
 // and writes dS^T to shared memory; then, both halves written, it computes columns
 // w * D/2.. of dQ = dS K over all 128 keys (dS^T read as an M-major operand, K as N-major)
-// and adds them to the f32 dq_acc with atomics. The tiles of Q, dO and K each sit in
-// shared memory once and serve in both orientations (wgmma.cuh). With grouped-query heads the
-// block writes f32 partial dK, dV sums (B, S, Hq, D) for attention_dkv_sum_kernel.
-template <int D_, int STAGES_>
+// and adds them to the f32 dq_acc. The tiles of Q, dO and K each sit in shared memory once and
+// serve in both orientations (wgmma.cuh). With grouped-query heads the block writes f32
+// partial dK, dV sums (B, S, Hq, D) for attention_dkv_sum_kernel.
+// dQ's sums go out either as float2 atomics from every thread or (BULK) through shared memory,
+// one bulk reduction per row issued by one thread (two f32 tiles of BQ rows, DQ_STRIDE apart):
+// on an H200 the bulk path is the faster at head dim 128 (backward 0.61-0.66 against
+// 0.63-0.67 ms at B 4, T 2048, 16 heads) and the slower at 64 (0.28-0.35 against 0.24-0.28
+// at 32 heads), where its 36 KiB of shared memory cost more than the atomics they save.
+template <int D_, int STAGES_, bool BULK_>
 struct WgBackTiles {
   static constexpr int D = D_, STAGES = STAGES_, BK = 128, BQ = 64, THREADS = 2 * kWarpgroup;
+  static constexpr bool BULK = BULK_;
+  // Rows 8 floats longer than D: a half-warp's float2 stores (4 rows x 4 lanes) hit distinct banks.
+  static constexpr int DQ_STRIDE = D + 8;
 };
 
 template <typename T, typename C>
 constexpr size_t backward_smem() {
-  return 1024 + (2 * C::BK * C::D + 2 * C::STAGES * C::BQ * C::D + C::BK * C::BQ) * sizeof(T) +
+  return 1024 + (C::BULK ? 2 * C::BQ * C::DQ_STRIDE * sizeof(float) : 0) +
+         (2 * C::BK * C::D + 2 * C::STAGES * C::BQ * C::D + C::BK * C::BQ) * sizeof(T) +
          C::STAGES * C::BQ * (2 * sizeof(float) + sizeof(int)) + 16 * sizeof(int);
+}
+
+// dst[0 .. bytes / 4) += src[...] (f32) by the bulk-copy unit, reading shared memory
+// asynchronously; a group per call of bulk_commit. The writers of src fence (fence_async_smem)
+// before the barrier after which this is issued.
+__device__ __forceinline__ void bulk_reduce_add_f32(float* dst, const float* src, uint32_t bytes) {
+#ifdef LMCUDA_WGMMA
+  asm volatile("cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [%0], [%1], %2;\n" ::"l"(dst),
+               "r"(static_cast<uint32_t>(__cvta_generic_to_shared(src))), "r"(bytes)
+               : "memory");
+#else
+  __trap();
+#endif
+}
+__device__ __forceinline__ void bulk_commit() {
+#ifdef LMCUDA_WGMMA
+  asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+#endif
+}
+// Waits until at most N of this thread's bulk groups still read shared memory (READ) or are
+// still running at all.
+template <int N, bool READ>
+__device__ __forceinline__ void bulk_wait() {
+#ifdef LMCUDA_WGMMA
+  if constexpr (READ) asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(N) : "memory");
+  else asm volatile("cp.async.bulk.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
 }
 
 template <typename T, typename C, bool SEG>
@@ -259,7 +343,8 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_backward_wgmma_kernel
                                                                                 View qseg, View kseg, AttnDims d) {
   constexpr int D = C::D, BK = C::BK, BQ = C::BQ, NQ = BQ / 8, ND = D / 8, QT = BQ * D, DQN = D / 2;
   extern __shared__ unsigned char smem_raw[];
-  T* ks = reinterpret_cast<T*>(align_1024(smem_raw));
+  float* dq_s = reinterpret_cast<float*>(align_1024(smem_raw));  // BULK: two tiles of dQ rows
+  T* ks = reinterpret_cast<T*>(dq_s + (C::BULK ? 2 * BQ * C::DQ_STRIDE : 0));
   T* vs = ks + BK * D;
   T* qbuf = vs + BK * D;
   T* gbuf = qbuf + C::STAGES * QT;
@@ -306,10 +391,28 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_backward_wgmma_kernel
   // dQ's B: K as N-major (rows are the 128 keys), columns w * D/2.. of this warpgroup.
   const uint64_t kndesc = desc_at(sw128_desc(ks, BK * 128, 1024), (wg * DQN / 64) * BK * 128 + (wg * DQN % 64) * 2);
   const uint64_t dsdesc = sw128_desc(dss, BK * 128, 1024);  // dS^T as an M-major A (one 64-column block)
+  // BULK: the last tile whose dQ rows wait in dq_s to be sent (-1 if none), and how many tiles
+  // have written rows: the n-th writes buffer n & 1, so its previous rows are the (n-2)-th's,
+  // sent before the (n-1)-th's, and bulk_wait<1> (all but the newest group done reading) frees it.
+  // (Alternating by tile index instead would let a skipped tile put the newest group on the
+  // buffer about to be written.)
+  int64_t dq_tile = -1;
+  int dq_count = 0;
+  auto send_dq = [&] {
+    if (dq_tile < 0) return;
+    const int64_t t = t_begin + dq_tile * BQ + threadIdx.x;
+    if (threadIdx.x < BQ && t < d.T) {
+      bulk_reduce_add_f32(dq_acc + ((b * d.T + t) * d.Hq + h) * D, dq_s + ((dq_count - 1) & 1) * BQ * C::DQ_STRIDE + threadIdx.x * C::DQ_STRIDE,
+                          D * sizeof(float));
+      bulk_commit();
+    }
+    dq_tile = -1;
+  };
   for (int64_t it = 0; it < tiles; it++) {
     cp_async_wait<C::STAGES - 2>();
     fence_async_smem();
     __syncthreads();  // tile it is in; every warpgroup is done with tile it - 1 (and with dS)
+    if constexpr (C::BULK) send_dq();  // the previous tile's rows, written and fenced before the barrier
     issue(it + C::STAGES - 1);
     const int buf = static_cast<int>(it % C::STAGES);
     const T* qs = qbuf + buf * QT;
@@ -322,49 +425,65 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_backward_wgmma_kernel
     // The same for every thread of the block: no key of the block is seen by the tile.
     if (s_first >= d.S || (d.causal && t0 + BQ - 1 + shift < s_first) || (SEG && disjoint(qr, br))) continue;
     const uint64_t qdesc = sw128_desc(qs, 16, 1024), gdesc = sw128_desc(gs, 16, 1024);
+    // dO and Q as N-major operands: rows are the queries (k), 64-column blocks BQ rows apart.
+    const uint64_t gndesc = sw128_desc(gs, BQ * 128, 1024), qndesc = sw128_desc(qs, BQ * 128, 1024);
+    // acc = A B^T (keys x queries) for A = K_w or V_w, B = Q or dO, both K-major, as one group.
+    auto product_t = [&](float (&acc)[NQ][4], uint64_t adesc, uint64_t bdesc) {
+#pragma unroll
+      for (int kk = 0; kk < D / 16; kk++) {
+        const uint32_t col = ((kk * 16) & 63) * 2;
+        const uint32_t ao = (kk / 4) * BK * 128 + col, bo = (kk / 4) * BQ * 128 + col;
+        if (kk == 0) Wgmma<T, BQ>::template ss_first<0, 0>(acc, desc_at(adesc, ao), desc_at(bdesc, bo));
+        else Wgmma<T, BQ>::template ss<0, 0>(acc, desc_at(adesc, ao), desc_at(bdesc, bo), 1);
+      }
+      wgmma_commit();
+    };
+    // S^T and dP^T as two groups: the exponentials need only the first.
     float st[NQ][4], dpt[NQ][4];
     wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < D / 16; kk++) {
-      const uint32_t col = ((kk * 16) & 63) * 2;
-      const uint32_t ao = (kk / 4) * BK * 128 + col, bo = (kk / 4) * BQ * 128 + col;
-      if (kk == 0) {
-        Wgmma<T, BQ>::template ss_first<0, 0>(st, desc_at(kdesc, ao), desc_at(qdesc, bo));
-        Wgmma<T, BQ>::template ss_first<0, 0>(dpt, desc_at(vdesc, ao), desc_at(gdesc, bo));
-      } else {
-        Wgmma<T, BQ>::template ss<0, 0>(st, desc_at(kdesc, ao), desc_at(qdesc, bo), 1);
-        Wgmma<T, BQ>::template ss<0, 0>(dpt, desc_at(vdesc, ao), desc_at(gdesc, bo), 1);
-      }
-    }
-    wgmma_commit();
-    wgmma_wait<0>();
+    product_t(st, kdesc, qdesc);
+    product_t(dpt, vdesc, gdesc);
+    wgmma_wait<1>();  // S^T
     pin(st);
-    pin(dpt);
     const bool whole = (!SEG || one_segment(qr, br)) && w_first + 64 <= d.S && t0 + BQ <= d.T && (!d.causal || w_first + 63 <= t0 + shift);
     // Hidden scores become -inf, so that their probability below is 0 (rows are keys here,
     // columns queries). A query that sees nothing (lse -inf) sees none of these keys either.
     if (!whole) mask_scores<NQ>(st, c, [&](int i, int qj) { return sees(d, t0 + qj, keys[i], SEG ? qseg_s[qj] : 0, ksg[i]); });
-    // P^T = exp(S^T - lse) and dS^T = P^T (dP^T - delta); queries 2c and 2c + 1 of each 8 are the
-    // lane's columns. -lse is capped to a finite value, so that a hidden score of a query that
-    // sees nothing gives exp(-inf) = 0, not exp(-inf + inf).
+    // P^T = exp(S^T - lse); queries 2c and 2c + 1 of each 8 are the lane's columns. -lse is
+    // capped to a finite value, so that a hidden score of a query that sees nothing gives
+    // exp(-inf) = 0, not exp(-inf + inf).
 #pragma unroll
     for (int j = 0; j < NQ; j++) {
       const float2 l2 = *reinterpret_cast<const float2*>(lse_s + j * 8 + 2 * c);
-      const float2 dl = *reinterpret_cast<const float2*>(delta_s + j * 8 + 2 * c);
-      const float nl[2] = {fminf(-l2.x, FLT_MAX), fminf(-l2.y, FLT_MAX)}, dn[2] = {dl.x, dl.y};
+      const float nl[2] = {fminf(-l2.x, FLT_MAX), fminf(-l2.y, FLT_MAX)};
 #pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const float p = ex2_ftz(fmaf(st[j][e], sl, nl[e & 1]));
-        st[j][e] = p;
-        dpt[j][e] = p * (dpt[j][e] - dn[e & 1]);
-      }
+      for (int e = 0; e < 4; e++) st[j][e] = ex2_ftz(fmaf(st[j][e], sl, nl[e & 1]));
     }
     uint32_t pa[BQ / 16][4], dsa[BQ / 16][4];
 #pragma unroll
-    for (int kq = 0; kq < BQ / 16; kq++) {
-      acc_to_a<T>(pa[kq], st[2 * kq], st[2 * kq + 1]);
-      acc_to_a<T>(dsa[kq], dpt[2 * kq], dpt[2 * kq + 1]);
+    for (int kq = 0; kq < BQ / 16; kq++) acc_to_a<T>(pa[kq], st[2 * kq], st[2 * kq + 1]);
+    // dV += P^T dO, queued behind dP^T's product.
+    wgmma_fence();
+#pragma unroll
+    for (int kq = 0; kq < BQ / 16; kq++) Wgmma<T, D>::template rs<1>(dva, pa[kq], desc_at(gndesc, kq * 16 * 128), 1);
+    wgmma_commit();
+    wgmma_wait<1>();  // dP^T (dV's product may still run)
+    pin(dpt);
+    // dS^T = P^T (dP^T - delta).
+#pragma unroll
+    for (int j = 0; j < NQ; j++) {
+      const float2 dl = *reinterpret_cast<const float2*>(delta_s + j * 8 + 2 * c);
+      const float dn[2] = {dl.x, dl.y};
+#pragma unroll
+      for (int e = 0; e < 4; e++) dpt[j][e] = st[j][e] * (dpt[j][e] - dn[e & 1]);
     }
+#pragma unroll
+    for (int kq = 0; kq < BQ / 16; kq++) acc_to_a<T>(dsa[kq], dpt[2 * kq], dpt[2 * kq + 1]);
+    // dK += dS^T Q.
+    wgmma_fence();
+#pragma unroll
+    for (int kq = 0; kq < BQ / 16; kq++) Wgmma<T, D>::template rs<1>(dka, dsa[kq], desc_at(qndesc, kq * 16 * 128), 1);
+    wgmma_commit();
     // dS^T to shared memory (row = key, column = query), for dQ.
 #pragma unroll
     for (int j = 0; j < NQ; j++) {
@@ -374,16 +493,12 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_backward_wgmma_kernel
         *reinterpret_cast<uint32_t*>(dss + sw128(key, col, BK)) = pack_pair<T>(dpt[j][2 * i], dpt[j][2 * i + 1]);
       }
     }
-    // dO and Q as N-major operands: rows are the queries (k), 64-column blocks BQ rows apart.
-    const uint64_t gndesc = sw128_desc(gs, BQ * 128, 1024), qndesc = sw128_desc(qs, BQ * 128, 1024);
-    wgmma_fence();
-#pragma unroll
-    for (int kq = 0; kq < BQ / 16; kq++) {
-      Wgmma<T, D>::template rs<1>(dva, pa[kq], desc_at(gndesc, kq * 16 * 128), 1);
-      Wgmma<T, D>::template rs<1>(dka, dsa[kq], desc_at(qndesc, kq * 16 * 128), 1);
-    }
-    wgmma_commit();
     fence_async_smem();
+    // BULK: the rows sent two tiles ago have left the buffer this tile writes (at most the
+    // newest group, last tile's, still reads).
+    if constexpr (C::BULK) {
+      if (threadIdx.x < BQ) bulk_wait<1, true>();
+    }
     __syncthreads();  // both halves of dS^T written
     float dqa[DQN / 8][4];
     wgmma_fence();
@@ -399,14 +514,32 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_backward_wgmma_kernel
     pin(dqa);
     pin(pa);
     pin(dsa);
+    if constexpr (C::BULK) {
+      float* rows = dq_s + (dq_count & 1) * BQ * C::DQ_STRIDE + wg * DQN;
 #pragma unroll
-    for (int i = 0; i < 2; i++) {
-      const int64_t t = t0 + warp * 16 + g + 8 * i;
-      if (t >= d.T) continue;
-      float* dst = dq_acc + ((b * d.T + t) * d.Hq + h) * D + wg * DQN;
+      for (int i = 0; i < 2; i++) {
+        float* dst = rows + (warp * 16 + g + 8 * i) * C::DQ_STRIDE;
 #pragma unroll
-      for (int n = 0; n < DQN / 8; n++) add_pair(dst + n * 8 + 2 * c, dqa[n][2 * i], dqa[n][2 * i + 1]);
+        for (int n = 0; n < DQN / 8; n++) *reinterpret_cast<float2*>(dst + n * 8 + 2 * c) = make_float2(dqa[n][2 * i], dqa[n][2 * i + 1]);
+      }
+      dq_tile = it;
+      dq_count++;
+    } else {
+#pragma unroll
+      for (int i = 0; i < 2; i++) {
+        const int64_t t = t0 + warp * 16 + g + 8 * i;
+        if (t >= d.T) continue;
+        float* dst = dq_acc + ((b * d.T + t) * d.Hq + h) * D + wg * DQN;
+#pragma unroll
+        for (int n = 0; n < DQN / 8; n++) add_pair(dst + n * 8 + 2 * c, dqa[n][2 * i], dqa[n][2 * i + 1]);
+      }
     }
+  }
+  if constexpr (C::BULK) {
+    fence_async_smem();
+    __syncthreads();
+    send_dq();
+    if (threadIdx.x < BQ) bulk_wait<0, false>();  // before the block's shared memory goes away
   }
   cp_async_wait<0>();
   store_dkv<T, ND>(dka, dva, keys, b, h, hk, partial, dk, dv, d, c);
@@ -464,10 +597,10 @@ bool wgmma_ready(bool forward, int64_t D) {
 }
 
 template <int D>
-using ForwardWgTiles = WgTiles<D, 64, 3, 3>;
+using ForwardWgTiles = WgTiles<D, 64, 3, 4, 2>;
 
 template <int D>
-using BackwardWgTiles = WgBackTiles<D, 2>;
+using BackwardWgTiles = WgBackTiles<D, 2, D == 128>;
 
 }  // namespace
 
