@@ -98,7 +98,9 @@ __device__ __forceinline__ void mbar_arrive(uint64_t* bar) {
 __device__ __forceinline__ void mbar_arrive_copies(uint64_t* bar) {
   asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(smem_u32(bar)) : "memory");
 }
+// (try_wait is sm_90's: the other targets compile these kernels but never launch them.)
 __device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
+#ifdef LMCUDA_WGMMA
   const uint32_t a = smem_u32(bar);
   uint32_t done = 0;
   while (!done) {
@@ -107,6 +109,9 @@ __device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
                  : "r"(a), "r"(parity)
                  : "memory");
   }
+#else
+  __trap();
+#endif
 }
 // Waits for all of this thread's cp.async copies (those an mbarrier tracks belong to no group).
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
