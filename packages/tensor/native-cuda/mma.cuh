@@ -63,16 +63,17 @@ __device__ __forceinline__ void load_a(uint32_t a[4], const T* base, int stride,
   a[3] = load_pair(base + (r + g + 8) * stride + k0 + 8 + 2 * c);
 }
 
+// The shared-memory address (the state space's own, 32 bits) of a generic pointer into it.
+__device__ __forceinline__ uint32_t smem_u32(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
+
 // ldmatrix: four 8x8 tiles of 16-bit elements from shared memory, lane L giving the address of
 // row L % 8 of tile L / 8 (16-byte aligned rows). Lane (g, c) receives elements (g, 2c..2c+1) of
 // each tile, or with .trans elements (2c..2c+1, g), i.e. of the transposed tile.
 __device__ __forceinline__ void ldsm_x4(uint32_t r[4], const void* p) {
-  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(p));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_u32(p)));
 }
 __device__ __forceinline__ void ldsm_x4_trans(uint32_t r[4], const void* p) {
-  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(p));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_u32(p)));
 }
 
 // The A fragment of rows m0..m0+15, columns k0..k0+15 of a row-major shared array.
@@ -99,12 +100,17 @@ __device__ __forceinline__ void ldsm_b_rows_k(uint32_t b[4], const T* x, int str
 
 // 16 bytes global -> shared without passing through registers (sm_80+); zeros when !valid.
 __device__ __forceinline__ void cp_async_16(void* dst, const void* src, bool valid) {
-  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 16 : 0));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(valid ? 16 : 0));
+}
+// The same for 4 bytes (through L1).
+__device__ __forceinline__ void cp_async_4(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(valid ? 4 : 0));
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 template <int N>
 __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
+// Waits for all of this thread's copies, also those an mbarrier tracks (which join no group).
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
 
 // 2^x on the special-function unit with results below 2^-126 flushed to zero: exp2f wraps the
 // same instruction in range handling for those results (three more instructions per call), which
