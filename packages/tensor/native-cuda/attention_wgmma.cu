@@ -567,10 +567,10 @@ __global__ void wgmma_built_kernel(int* out) {
 
 // Whether to run the wgmma kernels: on compute capability 9.0 with a library built for sm_90a
 // (LMFLOW_CUDA_ARCHS with 90), by default the backward and the forward at head dim 128, which
-// on an H200 beat the mma.sync kernels (the backward 0.70 against 1.18 ms at B 4, T 2048, 16
-// heads of 128, 0.28 against 0.36 at 32 heads of 64; the forward 0.33-0.35 against 0.38-0.43
-// at 128, 0.25-0.29 since the masks apply only where needed), but not the forward at 64 (0.14
-// against 0.10-0.11, also after that change). LMFLOW_CUDA_ATTENTION=wgmma or =mma
+// on an H200 beat the mma.sync kernels (at B 4, T 2048, 16 heads of 128: the backward 0.62-0.65
+// against 1.07 ms with its helpers, the forward 0.21-0.25 against 0.32; the backward at 32
+// heads of 64 0.23-0.28 against 0.30), but not the forward at 64 (0.14 against 0.10-0.11).
+// LMFLOW_CUDA_ATTENTION=wgmma or =mma
 // picks one set for everything (read on every call, so one process can time or test both).
 bool wgmma_ready(bool forward, int64_t D) {
   static const bool built = [] {
