@@ -449,7 +449,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) attention_dkv_mma_kernel(Vi
     const int64_t t0 = t_begin + it * BQ;
     copy_rows_async<T, D, BQ>(q, b, h, t0, d.T, qbuf + buf * QTILE);
     copy_rows_async<T, D, BQ>(dout, b, h, t0, d.T, gbuf + buf * QTILE);
-    load_query_stats<BQ, SEG>(lse, delta, qseg, d, b, h, t0, lse_buf + buf * BQ, delta_buf + buf * BQ, qseg_buf + buf * BQ);
+    copy_query_stats<BQ, SEG>(lse, delta, qseg, d, b, h, t0, lse_buf + buf * BQ, delta_buf + buf * BQ, qseg_buf + buf * BQ);
     cp_async_commit();  // the first group carries K and V too
   };
   if (tiles > 0) issue(0);
@@ -507,7 +507,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) attention_dkv_mma_kernel(Vi
 #pragma unroll
       for (int e = 0; e < 4; e++) {
         const int qj = j * 8 + 2 * c + (e & 1);
-        const float p = ex2_ftz(fmaf(st[0][j][e], sl, fminf(-lse_s[qj], FLT_MAX)));
+        const float p = ex2_ftz(fmaf(st[0][j][e], sl, fminf(-lse_s[qj] * kLog2e, FLT_MAX)));
         st[0][j][e] = p;
         dpt[0][j][e] = p * (dpt[0][j][e] - delta_s[qj]);
       }

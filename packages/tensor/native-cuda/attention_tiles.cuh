@@ -182,17 +182,23 @@ __device__ __forceinline__ void softmax_step(float (&s)[NB][4], float (&m)[2], f
   rescale_rows<ND>(o, corr);
 }
 
-// The backward's statistics of query rows t0..t0+BQ-1 of head h into shared memory: lse in
-// log2 units (-inf past T, where nothing is seen), delta, and segment ids (-2 past T).
+// The backward's statistics of query rows t0..t0+BQ-1 of head h into shared memory by cp.async
+// (they land with the caller's next committed group, not stalling the copying threads on
+// their loads): lse (natural log units), delta and segment ids, zeros past T, where the masks
+// hide every score whatever these hold.
 template <int BQ, bool SEG>
-__device__ __forceinline__ void load_query_stats(const float* lse, const float* delta, const View& qseg, const AttnDims& d, int64_t b,
+__device__ __forceinline__ void copy_query_stats(const float* lse, const float* delta, const View& qseg, const AttnDims& d, int64_t b,
                                                  int64_t h, int64_t t0, float* lse_dst, float* delta_dst, int* seg_dst) {
   if (threadIdx.x < BQ) {
     const int64_t t = t0 + threadIdx.x;
     const bool in = t < d.T;
-    lse_dst[threadIdx.x] = in ? lse[(b * d.Hq + h) * d.T + t] * kLog2e : -INFINITY;
-    delta_dst[threadIdx.x] = in ? delta[(b * d.Hq + h) * d.T + t] : 0.f;
-    if (SEG) seg_dst[threadIdx.x] = in ? seg_at(qseg, b, t) : -2;
+    const int64_t at = (b * d.Hq + h) * d.T + (in ? t : 0);
+    cp_async_4(lse_dst + threadIdx.x, lse + at, in);
+    cp_async_4(delta_dst + threadIdx.x, delta + at, in);
+    if (SEG) {
+      const int* src = reinterpret_cast<const int32_t*>(qseg.ptr) + qseg.offset + b * qseg.strides[0] + (in ? t * qseg.strides[1] : 0);
+      cp_async_4(seg_dst + threadIdx.x, src, in);
+    }
   }
 }
 

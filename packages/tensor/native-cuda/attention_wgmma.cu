@@ -197,14 +197,16 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_forward_wgmma_kernel(
   };
   for (int64_t it = 0; it < tiles; it++) {
     const int buf = static_cast<int>(it % C::STAGES);
-    issue(it + C::LOOK);
     mbar_wait(full + buf, static_cast<uint32_t>((it / C::STAGES) & 1));
     fence_async_smem();  // the copies (generic proxy) become visible to wgmma (async proxy)
     const int64_t s0 = it * BN;
     const int* kseg_s = kseg_buf + buf * BN;
     const SegRange kr = SEG ? tile_range(kseg_s, BN, lane) : SegRange{0, 0};
     const bool hidden = w0 >= d.T || (d.causal && s0 > w0 + 63 + shift) || (SEG && disjoint(wr, kr));
+    // Tile it + LOOK is queued once this tile's products are (below): the copying threads do not
+    // hold them up.
     if (hidden) {
+      issue(it + C::LOOK);
       if (pending) {
         wgmma_fence();
         product_pv(pbuf);
@@ -240,12 +242,14 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_forward_wgmma_kernel(
     if (pending) {
       product_qk();
       product_pv(pbuf);
+      issue(it + C::LOOK);
       wgmma_wait<1>();  // the scores (groups finish in order)
       scores();
       drain();
       mbar_arrive(empty + pbuf);  // tile it - 1's K and V are read
     } else {
       product_qk();
+      issue(it + C::LOOK);
       wgmma_wait<0>();
       scores();
     }
@@ -290,7 +294,7 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_forward_wgmma_kernel(
 // partial dK, dV sums (B, S, Hq, D) for attention_dkv_sum_kernel.
 // dQ's sums go out either as float2 atomics from every thread or (BULK) through shared memory,
 // one bulk reduction per row issued by one thread (two f32 tiles of BQ rows, DQ_STRIDE apart):
-// on an H200 the bulk path is the faster at head dim 128 (backward 0.61-0.66 against
+// on an H200 the bulk path was the faster at head dim 128 (backward 0.61-0.66 against
 // 0.63-0.67 ms at B 4, T 2048, 16 heads) and the slower at 64 (0.28-0.35 against 0.24-0.28
 // at 32 heads), where its 36 KiB of shared memory cost more than the atomics they save.
 template <int D_, int STAGES_, bool BULK_>
@@ -366,7 +370,7 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_backward_wgmma_kernel
       const int64_t t0 = t_begin + it * BQ;
       copy_rows_sw128<T, D, BQ, C::THREADS>(q, b, h, t0, d.T, qbuf + buf * QT);
       copy_rows_sw128<T, D, BQ, C::THREADS>(dout, b, h, t0, d.T, gbuf + buf * QT);
-      load_query_stats<BQ, SEG>(lse, delta, qseg, d, b, h, t0, lse_buf + buf * BQ, delta_buf + buf * BQ, qseg_buf + buf * BQ);
+      copy_query_stats<BQ, SEG>(lse, delta, qseg, d, b, h, t0, lse_buf + buf * BQ, delta_buf + buf * BQ, qseg_buf + buf * BQ);
     }
     cp_async_commit();  // the first group carries K and V too
   };
@@ -410,7 +414,6 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_backward_wgmma_kernel
     fence_async_smem();
     __syncthreads();  // tile it is in; every warpgroup is done with tile it - 1 (and with dS)
     if constexpr (C::BULK) send_dq();  // the previous tile's rows, written and fenced before the barrier
-    issue(it + C::STAGES - 1);
     const int buf = static_cast<int>(it % C::STAGES);
     const T* qs = qbuf + buf * QT;
     const T* gs = gbuf + buf * QT;
@@ -420,7 +423,10 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_backward_wgmma_kernel
     const int64_t t0 = t_begin + it * BQ;
     const SegRange qr = SEG ? tile_range(qseg_s, BQ, lane) : SegRange{0, 0};
     // The same for every thread of the block: no key of the block is seen by the tile.
-    if (s_first >= d.S || (d.causal && t0 + BQ - 1 + shift < s_first) || (SEG && disjoint(qr, br))) continue;
+    if (s_first >= d.S || (d.causal && t0 + BQ - 1 + shift < s_first) || (SEG && disjoint(qr, br))) {
+      issue(it + C::STAGES - 1);
+      continue;
+    }
     const uint64_t qdesc = sw128_desc(qs, 16, 1024), gdesc = sw128_desc(gs, 16, 1024);
     // dO and Q as N-major operands: rows are the queries (k), 64-column blocks BQ rows apart.
     const uint64_t gndesc = sw128_desc(gs, BQ * 128, 1024), qndesc = sw128_desc(qs, BQ * 128, 1024);
@@ -440,6 +446,9 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_backward_wgmma_kernel
     wgmma_fence();
     product_t(st, kdesc, qdesc);
     product_t(dpt, vdesc, gdesc);
+    // The next tile into tile it - 1's buffer, while the products run (its copying threads
+    // would otherwise hold up this tile's products).
+    issue(it + C::STAGES - 1);
     wgmma_wait<1>();  // S^T
     pin(st);
     const bool whole = (!SEG || one_segment(qr, br)) && w_first + 64 <= d.S && t0 + BQ <= d.T && (!d.causal || w_first + 63 <= t0 + shift);
@@ -452,7 +461,7 @@ __global__ void __launch_bounds__(C::THREADS, 1) attention_backward_wgmma_kernel
 #pragma unroll
     for (int j = 0; j < NQ; j++) {
       const float2 l2 = *reinterpret_cast<const float2*>(lse_s + j * 8 + 2 * c);
-      const float nl[2] = {fminf(-l2.x, FLT_MAX), fminf(-l2.y, FLT_MAX)};
+      const float nl[2] = {fminf(-l2.x * kLog2e, FLT_MAX), fminf(-l2.y * kLog2e, FLT_MAX)};
 #pragma unroll
       for (int e = 0; e < 4; e++) st[j][e] = ex2_ftz(fmaf(st[j][e], sl, nl[e & 1]));
     }
@@ -567,7 +576,7 @@ __global__ void wgmma_built_kernel(int* out) {
 
 // Whether to run the wgmma kernels: on compute capability 9.0 with a library built for sm_90a
 // (LMFLOW_CUDA_ARCHS with 90), by default the backward and the forward at head dim 128, which
-// on an H200 beat the mma.sync kernels (at B 4, T 2048, 16 heads of 128: the backward 0.62-0.65
+// on an H200 beat the mma.sync kernels (at B 4, T 2048, 16 heads of 128: the backward 0.59-0.61
 // against 1.07 ms with its helpers, the forward 0.21-0.25 against 0.32; the backward at 32
 // heads of 64 0.23-0.28 against 0.30), but not the forward at 64 (0.14 against 0.10-0.11).
 // LMFLOW_CUDA_ATTENTION=wgmma or =mma
