@@ -491,17 +491,9 @@ __global__ void __launch_bounds__(kThreads, C::MINB) attention_dkv_mma_kernel(Vi
       mma_smem<T, 1, NQ, false>(dpt, av, gs, KS, kk * 16, lane);
     }
     const bool whole = (!SEG || one_segment(qr, kr)) && w_first + 16 <= d.S && t0 + BQ <= d.T && (!d.causal || w_first + 15 <= t0 + shift);
-    // As in the wgmma backward: the mask only where needed, -lse capped.
-    if (!whole) {
-#pragma unroll
-      for (int j = 0; j < NQ; j++) {
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-          const int qj = j * 8 + 2 * c + (e & 1);
-          if (!sees(d, t0 + qj, keys[0][e >> 1], SEG ? qseg_s[qj] : 0, ksg[e >> 1])) st[0][j][e] = -INFINITY;
-        }
-      }
-    }
+    // As in the wgmma backward: the mask only where needed (rows are keys, columns queries),
+    // -lse capped.
+    if (!whole) mask_scores<NQ>(st[0], c, [&](int i, int qj) { return sees(d, t0 + qj, keys[0][i], SEG ? qseg_s[qj] : 0, ksg[i]); });
 #pragma unroll
     for (int j = 0; j < NQ; j++) {
 #pragma unroll

@@ -7,7 +7,8 @@
 //
 // Forward: a block of NWG warpgroups owns 64 * NWG query rows (16 per warp, laid out as in the
 // mma.sync kernels, so the softmax step and row stores are shared); tiles of BN keys of K and V stream
-// through a ring of STAGES swizzled shared-memory buffers (cp.async). Per tile a warpgroup
+// through a ring of STAGES swizzled shared-memory buffers (cp.async; each buffer handed over by
+// a "full" and an "empty" mbarrier). Per tile a warpgroup
 // computes S = Q K^T (both from shared memory), queues O += P V for the previous tile's
 // probabilities (P from registers) behind it, and runs the online softmax while that product
 // runs (FlashAttention-3's overlap within a warpgroup).
